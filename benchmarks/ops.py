@@ -1,0 +1,228 @@
+"""Forward+backward time and peak memory of every op, beside reference implementations.
+
+    python benchmarks/ops.py                       # d_model 256, batch 8, T in {128, 512, 2048}
+    python benchmarks/ops.py --lengths 128 --repeats 2 --output /tmp/table.md
+
+Times come from one process per T that builds every case and times them in interleaved rounds (median of
+``--repeats`` forward+backward passes after a warm-up pass), so the ratios compare like with like.
+Memory comes from a fresh process per (case, T): what one forward+backward adds on top of the model and
+its input; on CUDA ``max_memory_allocated``; on CPU the process's resident-set high-water mark (``VmHWM``, reset
+through ``/proc/self/clear_refs``) with glibc's mmap threshold fixed so freed buffers leave the process.
+References: ``nn.MultiheadAttention`` (beside ``sa``), transformers' ``ConvBertAttention`` (beside
+``mixed``) and ``ConvBertLayer`` (beside ``mixed ffn``); ``sa[math]`` is ``sa`` forced onto the
+non-fused SDPA backend, which materialises the T x T scores like a classic implementation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from search_space import build_layer  # noqa: E402
+from search_space.cost import measure_latency  # noqa: E402
+
+OURS = ["sa", "sa[math]", "bsa(b=2)", "bsa(b=4)", "sdconv(k=9)", "mixed(k=9)", "lconv(k=9)", "dconv(k=9)",
+        "ffn", "mixed(k=9) ffn"]
+REFERENCES = {"sa": "torch MultiheadAttention", "mixed(k=9)": "HF ConvBertAttention",
+              "mixed(k=9) ffn": "HF ConvBertLayer"}
+
+
+class Stack(nn.Module):
+    """Sublayers in sequence: x (B, T, D) -> (B, T, D)."""
+
+    def __init__(self, layers):
+        super().__init__()
+        self.layers = nn.ModuleList(layers)
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+
+class PreNormMHA(nn.Module):
+    """nn.MultiheadAttention in the same pre-norm residual form as our sublayers."""
+
+    def __init__(self, d_model: int, heads: int):
+        super().__init__()
+        self.norm = nn.LayerNorm(d_model)
+        self.mha = nn.MultiheadAttention(d_model, heads, batch_first=True)
+
+    def forward(self, x):
+        h = self.norm(x)
+        return x + self.mha(h, h, h, need_weights=False)[0]
+
+
+class FirstOutput(nn.Module):
+    def __init__(self, module):
+        super().__init__()
+        self.module = module
+
+    def forward(self, x):
+        return self.module(x)[0]
+
+
+def hf_config(d_model: int, heads: int):
+    from transformers import ConvBertConfig
+
+    return ConvBertConfig(hidden_size=d_model, num_attention_heads=heads, head_ratio=2, conv_kernel_size=9,
+                          intermediate_size=4 * d_model, hidden_dropout_prob=0.0,
+                          attention_probs_dropout_prob=0.0)
+
+
+def build_case(name: str, d_model: int, heads: int) -> nn.Module:
+    if name == "torch MultiheadAttention":
+        return PreNormMHA(d_model, heads)
+    if name == "HF ConvBertAttention":
+        from transformers.models.convbert.modeling_convbert import ConvBertAttention
+
+        return FirstOutput(ConvBertAttention(hf_config(d_model, heads)))
+    if name == "HF ConvBertLayer":
+        from transformers.models.convbert.modeling_convbert import ConvBertLayer
+
+        return FirstOutput(ConvBertLayer(hf_config(d_model, heads)))
+    pattern = name.replace("[math]", "")
+    settings = dict(n_heads=heads, position="none", dropout=0.0)
+    return Stack([build_layer(s, d_model=d_model, **settings) for s in pattern.split()])
+
+
+def _status_mb(key: str) -> float:
+    text = Path("/proc/self/status").read_text()
+    return int(re.search(rf"{key}:\s+(\d+)", text).group(1)) / 1024
+
+
+def make_step(name: str, T: int, args):
+    """Build a case and return a closure doing one forward+backward on a fixed input."""
+    torch.manual_seed(0)
+    device = torch.device(args.device)
+    model = build_case(name, args.d_model, args.heads).to(device).train()
+    x = torch.randn(args.batch, T, args.d_model, device=device, requires_grad=True)
+
+    def step():
+        model.zero_grad(set_to_none=True)
+        x.grad = None
+        with sdpa_kernel(SDPBackend.MATH) if "[math]" in name else contextlib.nullcontext():
+            model(x).float().pow(2).mean().backward()
+
+    step()  # warm-up: kernels, caches
+    return step
+
+
+def time_worker(names: list[str], T: int, args) -> dict:
+    """Median forward+backward time of every case, interleaved round by round so drifts in machine load
+    hit all cases alike (the ratios are what to read)."""
+    steps = {name: make_step(name, T, args) for name in names}
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(args.repeats):
+        order = names[r % len(names):] + names[:r % len(names)]
+        for name in order:
+            times[name].append(measure_latency(steps[name], repeats=1, warmup=0))
+    return {name: statistics.median(v) for name, v in times.items()}
+
+
+def memory_worker(name: str, T: int, args) -> float:
+    """MiB that one forward+backward adds on top of the model and its input."""
+    step = make_step(name, T, args)
+    if args.device.startswith("cuda"):
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated() / 2**20
+        step()
+        torch.cuda.synchronize()
+        return torch.cuda.max_memory_allocated() / 2**20 - base
+    Path("/proc/self/clear_refs").write_text("5")
+    base = _status_mb("VmRSS")
+    step()
+    return _status_mb("VmHWM") - base
+
+
+def run_worker(kind: str, names: list[str], T: int, args):
+    # A fixed mmap threshold makes glibc hand freed buffers back at once, so the resident-set peak follows
+    # the live tensors; it slows allocation, so the timing process runs without it.
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536") if kind == "memory" else dict(os.environ)
+    cmd = [sys.executable, __file__, "--worker", kind, str(T), *names, "--d-model", str(args.d_model),
+           "--batch", str(args.batch), "--heads", str(args.heads), "--repeats", str(args.repeats),
+           "--device", args.device]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if out.returncode:
+        raise RuntimeError(f"{kind} of {names} at T={T} failed:\n{out.stderr}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def table(results: dict, lengths: list[int]) -> str:
+    head = "| case | " + " | ".join(f"T={T} ms | T={T} MiB" for T in lengths) + " |"
+    lines = [head, "|---" * (1 + 2 * len(lengths)) + "|"]
+    for name, by_t in results.items():
+        cells = " | ".join(f"{by_t[T]['ms']:.1f} | {by_t[T]['peak_mb']:.0f}" for T in lengths)
+        lines.append(f"| `{name}` | {cells} |")
+    return "\n".join(lines)
+
+
+def ratios(results: dict, lengths: list[int]) -> str:
+    pairs = [("bsa(b=4)", "sa"), ("bsa(b=4)", "sa[math]"), ("bsa(b=2)", "sa"), ("sa", "torch MultiheadAttention"),
+             ("mixed(k=9)", "HF ConvBertAttention"), ("mixed(k=9) ffn", "HF ConvBertLayer")]
+    lines = ["| ratio | " + " | ".join(f"T={T} time | T={T} memory" for T in lengths) + " |",
+             "|---" * (1 + 2 * len(lengths)) + "|"]
+    for a, b in pairs:
+        cells = " | ".join(f"{results[a][T]['ms'] / results[b][T]['ms']:.2f} | "
+                           f"{results[a][T]['peak_mb'] / max(results[b][T]['peak_mb'], 1e-9):.2f}"
+                           for T in lengths)
+        lines.append(f"| `{a}` / `{b}` | {cells} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--d-model", type=int, default=256)
+    p.add_argument("--heads", type=int, default=4)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--lengths", type=int, nargs="+", default=[128, 512, 2048])
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--output", type=Path, help="also write the tables to this markdown file")
+    p.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.worker:
+        kind, T, names = args.worker[0], int(args.worker[1]), args.worker[2:]
+        result = time_worker(names, T, args) if kind == "time" else memory_worker(names[0], T, args)
+        print(json.dumps(result))
+        return
+
+    cases = []
+    for name in OURS:
+        cases.append(name)
+        if name in REFERENCES:
+            cases.append(REFERENCES[name])
+    results: dict = {name: {} for name in cases}
+    for T in args.lengths:
+        for name, ms in run_worker("time", cases, T, args).items():
+            results[name][T] = {"ms": ms}
+        for name in cases:
+            results[name][T]["peak_mb"] = run_worker("memory", [name], T, args)
+            r = results[name][T]
+            print(f"{name:28s} T={T:5d} {r['ms']:9.1f} ms {r['peak_mb']:8.0f} MiB", file=sys.stderr, flush=True)
+    threads = torch.get_num_threads()
+    text = (f"d_model={args.d_model}, heads={args.heads}, batch={args.batch}, device={args.device} "
+            f"({threads} threads), forward+backward, median of {args.repeats}\n\n"
+            f"{table(results, args.lengths)}\n\nRatios (below 1: the first is faster / smaller):\n\n"
+            f"{ratios(results, args.lengths)}\n")
+    print(text)
+    if args.output:
+        args.output.write_text(text)
+
+
+if __name__ == "__main__":
+    main()

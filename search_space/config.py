@@ -1,0 +1,62 @@
+"""Model-wide settings shared by every sublayer (pure data, mirrors the Hydra ``model/`` group)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+POSITIONS = ("rotary", "learned", "sinusoidal", "none")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Sizes and defaults of an encoder.
+
+    ``n_heads``, ``ffn_ratio``, ``kernel_size``, ``n_blocks`` and ``head_ratio`` are the defaults of the
+    grammar keys ``h``, ``r``, ``k``, ``b`` and ``hr`` when a sublayer does not set them.
+    ``position`` is where order information enters: ``rotary`` inside the attention ops, ``learned`` or
+    ``sinusoidal`` absolute embeddings added to the tokens, or ``none`` (convolutions carry position).
+    """
+
+    d_model: int = 128
+    n_heads: int = 4
+    ffn_ratio: int = 4
+    kernel_size: int = 9
+    n_blocks: int = 2
+    head_ratio: int = 2
+    position: str = "rotary"
+    dropout: float = 0.1
+    attn_dropout: float = 0.0
+    weight_dropout: float = 0.0
+    norm_eps: float = 1e-5
+
+    def __post_init__(self) -> None:
+        if self.position not in POSITIONS:
+            raise ValueError(f"position={self.position!r} is not allowed; allowed: {', '.join(POSITIONS)}")
+        for name in ("d_model", "n_heads", "ffn_ratio", "kernel_size", "n_blocks", "head_ratio"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name}={value!r} must be a positive integer")
+        for name in ("dropout", "attn_dropout", "weight_dropout"):
+            value = getattr(self, name)
+            if not 0.0 <= value < 1.0:
+                raise ValueError(f"{name}={value!r} must be in [0, 1)")
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ModelConfig:
+        """Build from a mapping, ignoring keys that are not model settings (e.g. ``n_sublayers``)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def key_defaults(self) -> dict[str, int]:
+        """Defaults of the grammar keys, by model-config field name."""
+        return {
+            "n_heads": self.n_heads,
+            "ffn_ratio": self.ffn_ratio,
+            "kernel_size": self.kernel_size,
+            "n_blocks": self.n_blocks,
+            "head_ratio": self.head_ratio,
+        }

@@ -1,0 +1,104 @@
+"""Costs of an architecture: exact parameter counts, forward FLOPs as a function of sequence length,
+and measured latency.
+
+FLOPs are 2 x the multiply-adds of the matrix products and convolutions (attention scores included;
+element-wise work such as softmax, LayerNorm and activations is not counted), the convention of
+``torch.utils.flop_counter.FlopCounterMode``.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from .config import ModelConfig
+from .ops import get_op
+from .spec import Architecture, LayerSpec
+
+
+def op_params(spec: LayerSpec, d_model: int) -> int:
+    """Parameters of the op alone."""
+    return get_op(spec.op).params(d_model, **spec.kwargs)
+
+
+def sublayer_params(spec: LayerSpec, d_model: int) -> int:
+    """Parameters of a pre-norm residual sublayer: the op and its LayerNorm."""
+    return op_params(spec, d_model) + 2 * d_model
+
+
+def op_flops(spec: LayerSpec, seq_len: int, d_model: int) -> int:
+    """Forward FLOPs of the op on one sequence of ``seq_len`` tokens."""
+    return get_op(spec.op).flops(seq_len, d_model, **spec.kwargs)
+
+
+def _config(arch: Architecture, settings: dict) -> tuple[Architecture, ModelConfig]:
+    settings = dict(settings)
+    d_model = settings.pop("d_model", None) or arch.d_model
+    config = ModelConfig(**({"d_model": d_model} if d_model else {}), **settings)
+    return Architecture.parse(arch, config.d_model, **config.key_defaults), config
+
+
+def encoder_params(arch: str | Architecture, vocab_size: int, max_len: int, **settings) -> int:
+    """Exact parameter count of ``build_encoder(arch, vocab_size, max_len, **settings)``."""
+    arch, config = _config(arch if isinstance(arch, Architecture) else Architecture.parse(arch), settings)
+    d = config.d_model
+    table = max_len * d if config.position == "learned" else 0
+    return vocab_size * d + table + sum(sublayer_params(s, d) for s in arch) + 2 * d
+
+
+def mlm_head_params(d_model: int, vocab_size: int) -> int:
+    """The tied LM head adds its dense layer, LayerNorm and output bias (the decoder weight is shared)."""
+    return d_model * d_model + d_model + 2 * d_model + vocab_size
+
+
+def classifier_head_params(d_model: int, n_classes: int) -> int:
+    return d_model * d_model + d_model + d_model * n_classes + n_classes
+
+
+def flops(arch: str | Architecture, seq_len: int, **settings) -> int:
+    """Forward FLOPs of the sublayer stack on one sequence of ``seq_len`` tokens (embeddings and heads
+    excluded: they do not depend on the architecture)."""
+    arch, config = _config(arch if isinstance(arch, Architecture) else Architecture.parse(arch), settings)
+    return sum(op_flops(s, seq_len, config.d_model) for s in arch)
+
+
+def count_params(module: nn.Module) -> int:
+    """``sum(p.numel())`` over the module's distinct parameters (tied weights counted once)."""
+    return sum(p.numel() for p in module.parameters())
+
+
+def measure_latency(fn: Callable[[], object], repeats: int = 10, warmup: int = 3) -> float:
+    """Median wall time of ``fn()`` in milliseconds, after ``warmup`` untimed calls.
+
+    On CUDA the device is synchronised around every call, so the time covers the kernels.
+    """
+    sync = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
+    for _ in range(warmup):
+        fn()
+    sync()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        sync()
+        times.append((time.perf_counter() - start) * 1000.0)
+    return statistics.median(times)
+
+
+def forward_latency_ms(module: nn.Module, *inputs, backward: bool = False, **kw) -> float:
+    """Median latency of ``module(*inputs)`` (and its backward pass when ``backward``)."""
+
+    def step():
+        if backward:
+            module.zero_grad(set_to_none=True)
+            out = module(*inputs)
+            out.float().pow(2).mean().backward()
+        else:
+            with torch.no_grad():
+                module(*inputs)
+
+    return measure_latency(step, **kw)

@@ -1,0 +1,111 @@
+"""Build sublayers and encoders from an :class:`Architecture`.
+
+Every sublayer is pre-norm residual: ``x + dropout(op(LayerNorm(x), mask))``. The encoder adds token
+embeddings (and absolute positions when the model config asks for them), runs the sublayer stack and
+a final LayerNorm.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .config import ModelConfig
+from .ops import get_op
+from .positional import AbsolutePositions
+from .spec import Architecture, LayerSpec
+
+
+class Sublayer(nn.Module):
+    """Pre-norm residual wrapper around one op. x: (B, T, D), mask: (B, T) bool or None -> (B, T, D)."""
+
+    def __init__(self, op: nn.Module, d_model: int, dropout: float = 0.0, norm_eps: float = 1e-5) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(d_model, eps=norm_eps)
+        self.op = op
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        return x + self.dropout(self.op(self.norm(x), mask))
+
+
+def make_sublayer(spec: LayerSpec, config: ModelConfig) -> Sublayer:
+    """One registry lookup builds any op; the model config supplies dropout and position options."""
+    op = get_op(spec.op).make(
+        config.d_model,
+        spec.kwargs,
+        attn_dropout=config.attn_dropout,
+        weight_dropout=config.weight_dropout,
+        rotary=config.position == "rotary",
+    )
+    return Sublayer(op, config.d_model, config.dropout, config.norm_eps)
+
+
+def build_layer(spec: str | LayerSpec, d_model: int, **settings) -> Sublayer:
+    """Build one pre-norm residual sublayer, e.g. ``build_layer("bsa(b=4)", d_model=64, n_heads=4)``.
+
+    ``settings`` are :class:`ModelConfig` fields (n_heads, position, dropout, ...).
+    """
+    config = ModelConfig(d_model=d_model, **settings)
+    if isinstance(spec, str):
+        spec = LayerSpec.parse(spec, d_model, config.key_defaults)
+    else:
+        spec = LayerSpec.make(spec.op, d_model, **spec.kwargs)
+    return make_sublayer(spec, config)
+
+
+class Encoder(nn.Module):
+    """Token embeddings (+ absolute positions if configured) -> sublayers -> LayerNorm.
+
+    input_ids: (B, T) long, attention_mask: (B, T) bool/int with 1 = real token (or None) -> (B, T, D).
+    """
+
+    def __init__(self, arch: Architecture, vocab_size: int, max_len: int, config: ModelConfig) -> None:
+        super().__init__()
+        self.arch, self.config, self.max_len = arch, config, max_len
+        self.embed = nn.Embedding(vocab_size, config.d_model)
+        use_table = config.position in ("learned", "sinusoidal")
+        self.positions = AbsolutePositions(config.position, max_len, config.d_model) if use_table else None
+        self.dropout = nn.Dropout(config.dropout)
+        self.layers = nn.ModuleList(make_sublayer(spec, config) for spec in arch)
+        self.norm = nn.LayerNorm(config.d_model, eps=config.norm_eps)
+        self.apply(init_weights)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        T = input_ids.shape[1]
+        if T > self.max_len:
+            raise ValueError(f"sequence length {T} exceeds max_len={self.max_len}")
+        mask = None if attention_mask is None else attention_mask.bool()
+        if mask is not None and bool(mask.all()):
+            mask = None  # lets SDPA pick its unmasked kernels
+        x = self.embed(input_ids)  # (B, T, D)
+        if self.positions is not None:
+            x = self.positions(x)
+        x = self.dropout(x)
+        for layer in self.layers:
+            x = layer(x, mask)
+        return self.norm(x)
+
+
+def init_weights(module: nn.Module) -> None:
+    """BERT initialisation: N(0, 0.02) weights, zero biases (LayerNorm and op-specific params untouched)."""
+    if isinstance(module, (nn.Linear, nn.Embedding, nn.Conv1d)):
+        nn.init.normal_(module.weight, std=0.02)
+        if getattr(module, "bias", None) is not None:
+            nn.init.zeros_(module.bias)
+
+
+def build_encoder(arch: str | Architecture, vocab_size: int, max_len: int, **settings) -> Encoder:
+    """Build an :class:`Encoder`.
+
+    ``settings`` are :class:`ModelConfig` fields; ``d_model`` defaults to the one the architecture was
+    validated against. A string ``arch`` is parsed with the settings' key defaults.
+    """
+    d_model = settings.pop("d_model", None)
+    if isinstance(arch, Architecture) and arch.d_model is not None:
+        if d_model is not None and d_model != arch.d_model:
+            raise ValueError(f"d_model={d_model} differs from the architecture's d_model={arch.d_model}")
+        d_model = arch.d_model
+    config = ModelConfig(**({"d_model": d_model} if d_model else {}), **settings)
+    arch = Architecture.parse(arch, config.d_model, **config.key_defaults)
+    return Encoder(arch, vocab_size, max_len, config)

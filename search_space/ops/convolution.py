@@ -1,0 +1,170 @@
+"""Convolution token mixers: ConvBERT span-based dynamic convolution (``sdconv``) and the lightweight
+(``lconv``) and dynamic (``dconv``) convolutions of Wu et al. 2019.
+
+All of them zero the padded positions of their input before convolving, so a real position never sees
+padding, and the output at t depends only on positions t-(k-1)/2 .. t+(k-1)/2.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .functional import apply_span_kernel, zero_padding
+from .registry import HEADS, SPAN, OpDef, heads_divide, register
+
+
+class SeparableConv1d(nn.Module):
+    """Depthwise (span k, no bias) then pointwise conv plus a bias, as ConvBERT's ``SeparableConv1D``.
+
+    x: (B, T, D_in) -> (B, T, D_out).
+    """
+
+    def __init__(self, d_in: int, d_out: int, k: int) -> None:
+        super().__init__()
+        self.depthwise = nn.Conv1d(d_in, d_in, k, padding=k // 2, groups=d_in, bias=False)
+        self.pointwise = nn.Conv1d(d_in, d_out, 1, bias=False)
+        self.bias = nn.Parameter(torch.zeros(d_out))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.pointwise(self.depthwise(x.transpose(1, 2)))  # (B, D_out, T)
+        return y.transpose(1, 2) + self.bias
+
+
+class SpanConv(nn.Module):
+    """The convolution half of ConvBERT: a span-based dynamic convolution driven by a given query.
+
+    ks = SeparableConv(x); kernel_t = softmax_k(W_k (ks_t * q_t)) per head; u = W_u x;
+    out_t = sum_j kernel_{t,j} u_{t+j-(k-1)/2} per head (zero outside the sequence).
+    x: (B, T, D), q: (B, T, A) with A = n_heads * head_dim, mask: (B, T) -> (B, T, A).
+    """
+
+    def __init__(self, d_model: int, n_heads: int, head_dim: int, k: int) -> None:
+        super().__init__()
+        self.n_heads, self.k = n_heads, k
+        inner = n_heads * head_dim
+        self.key_conv = SeparableConv1d(d_model, inner, k)
+        self.conv_kernel = nn.Linear(inner, n_heads * k)
+        self.conv_out = nn.Linear(d_model, inner)
+
+    def forward(self, x: torch.Tensor, q: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        B, T, _ = x.shape
+        ks = self.key_conv(zero_padding(x, mask))  # (B, T, A)
+        kernel = self.conv_kernel(ks * q).view(B, T, self.n_heads, self.k).softmax(dim=-1)  # (B, T, h, k)
+        u = zero_padding(self.conv_out(x), mask)  # (B, T, A)
+        return apply_span_kernel(u, kernel)
+
+
+class SpanDynamicConv(nn.Module):
+    """``sdconv``: ConvBERT span-based dynamic convolution on all ``h`` heads (no attention half).
+
+    x: (B, T, D), mask: (B, T) -> (B, T, D). ``head_dim`` defaults to D/h.
+    """
+
+    def __init__(self, d_model: int, k: int, h: int, head_dim: int | None = None) -> None:
+        super().__init__()
+        head_dim = head_dim or d_model // h
+        self.query = nn.Linear(d_model, h * head_dim)
+        self.span = SpanConv(d_model, h, head_dim, k)
+        self.out = nn.Linear(h * head_dim, d_model)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        return self.out(self.span(x, self.query(x), mask))
+
+
+class LightweightConv(nn.Module):
+    """``lconv`` (Wu et al. 2019): GLU input projection, then a depthwise convolution whose softmax-
+    normalised kernel (h, k) is shared by the D/h channels of each head, then an output projection.
+    DropConnect drops kernel entries in training. x: (B, T, D), mask: (B, T) -> (B, T, D).
+    """
+
+    def __init__(self, d_model: int, k: int, h: int, weight_dropout: float = 0.0) -> None:
+        super().__init__()
+        self.h, self.k, self.weight_dropout = h, k, weight_dropout
+        self.glu_in = nn.Linear(d_model, 2 * d_model)
+        self.weight = nn.Parameter(torch.empty(h, k))
+        nn.init.xavier_uniform_(self.weight)
+        self.out = nn.Linear(d_model, d_model)
+
+    def kernel(self) -> torch.Tensor:
+        """(h, k) softmax-normalised kernel, with DropConnect in training."""
+        w = self.weight.softmax(dim=-1)
+        return F.dropout(w, self.weight_dropout, self.training)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        D = x.shape[-1]
+        u = zero_padding(F.glu(self.glu_in(x), dim=-1), mask)  # (B, T, D)
+        w = self.kernel().repeat_interleave(D // self.h, dim=0).unsqueeze(1)  # (D, 1, k)
+        y = F.conv1d(u.transpose(1, 2), w.to(u.dtype), padding=self.k // 2, groups=D)  # (B, D, T)
+        return self.out(y.transpose(1, 2))
+
+
+class DynamicConv(nn.Module):
+    """``dconv`` (Wu et al. 2019): like ``lconv``, but the (h, k) kernel of position t is predicted from
+    the (GLU-projected) token at t by a linear map, then softmax-normalised (and DropConnect in training).
+    x: (B, T, D), mask: (B, T) -> (B, T, D).
+    """
+
+    def __init__(self, d_model: int, k: int, h: int, weight_dropout: float = 0.0) -> None:
+        super().__init__()
+        self.h, self.k, self.weight_dropout = h, k, weight_dropout
+        self.glu_in = nn.Linear(d_model, 2 * d_model)
+        self.weight_linear = nn.Linear(d_model, h * k, bias=False)
+        self.out = nn.Linear(d_model, d_model)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        B, T, _ = x.shape
+        u = zero_padding(F.glu(self.glu_in(x), dim=-1), mask)  # (B, T, D)
+        kernel = self.weight_linear(u).view(B, T, self.h, self.k).softmax(dim=-1)  # (B, T, h, k)
+        kernel = F.dropout(kernel, self.weight_dropout, self.training)
+        return self.out(apply_span_kernel(u, kernel))
+
+
+def half_span(k: int, h: int) -> int:
+    return (k - 1) // 2
+
+
+def span_conv_params(d_model: int, n: int, hd: int, k: int) -> int:
+    """Parameters of :class:`SpanConv` with n heads of size hd."""
+    a = n * hd
+    return d_model * k + d_model * a + a + (a * n * k + n * k) + (d_model * a + a)
+
+
+def span_conv_flops(T: int, d_model: int, n: int, hd: int, k: int) -> int:
+    a = n * hd
+    return 2 * T * (d_model * k + d_model * a + a * n * k + d_model * a + a * k)
+
+
+register(OpDef(
+    name="sdconv",
+    summary="ConvBERT span-based dynamic convolution",
+    keys=(SPAN, HEADS),
+    build=SpanDynamicConv,
+    params=lambda d_model, k, h: 2 * (d_model * d_model + d_model) + span_conv_params(d_model, h, d_model // h, k),
+    flops=lambda T, d_model, k, h: 4 * T * d_model * d_model + span_conv_flops(T, d_model, h, d_model // h, k),
+    sizes=heads_divide,
+    reach=half_span,
+))
+
+register(OpDef(
+    name="lconv",
+    summary="lightweight convolution (Wu et al. 2019)",
+    keys=(SPAN, HEADS),
+    build=LightweightConv,
+    params=lambda d_model, k, h: 3 * d_model * d_model + 3 * d_model + h * k,
+    flops=lambda T, d_model, k, h: 6 * T * d_model * d_model + 2 * T * d_model * k,
+    sizes=heads_divide,
+    reach=half_span,
+))
+
+register(OpDef(
+    name="dconv",
+    summary="dynamic convolution (Wu et al. 2019)",
+    keys=(SPAN, HEADS),
+    build=DynamicConv,
+    params=lambda d_model, k, h: 3 * d_model * d_model + 3 * d_model + d_model * h * k,
+    flops=lambda T, d_model, k, h: 6 * T * d_model * d_model + 2 * T * d_model * (h * k + k),
+    sizes=heads_divide,
+    reach=half_span,
+))

@@ -1,0 +1,108 @@
+"""The op registry: one place that maps an op name to its module, grammar keys, size checks and costs.
+
+Adding an op is one new file that defines the module and calls :func:`register`, plus one import line in
+``ops/__init__.py``. Nothing outside this module branches on op names.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from torch import nn
+
+
+@dataclass(frozen=True)
+class Key:
+    """A grammar key of an op, e.g. ``k`` (span).
+
+    ``default`` names the :class:`~search_space.config.ModelConfig` field that supplies the value when a
+    sublayer string omits the key. ``check`` returns ``None`` when the value is allowed.
+    """
+
+    name: str
+    default: str
+    allowed: str
+    check: Callable[[int], bool]
+
+
+def _positive(v: int) -> bool:
+    return v >= 1
+
+
+def _odd(v: int) -> bool:
+    return v >= 1 and v % 2 == 1
+
+
+HEADS = Key("h", "n_heads", "an integer >= 1 that divides d_model", _positive)
+SPAN = Key("k", "kernel_size", "an odd integer >= 1", _odd)
+BLOCKS = Key("b", "n_blocks", "an integer >= 1", _positive)
+RATIO = Key("r", "ffn_ratio", "an integer >= 1", _positive)
+HEAD_RATIO = Key("hr", "head_ratio", "an integer >= 1 that divides h", _positive)
+
+def heads_divide(d_model: int | None, h: int, **_) -> str | None:
+    """Size check shared by the ops whose heads split d_model evenly (skipped when d_model is unknown)."""
+    return None if d_model is None or d_model % h == 0 else f"heads h={h} must divide d_model={d_model}"
+
+
+SizeCheck = Callable[..., "str | None"]
+Count = Callable[..., int]
+
+
+@dataclass(frozen=True)
+class OpDef:
+    """Everything the rest of the package knows about an op.
+
+    build:   the ``nn.Module`` class; called as ``build(d_model, **keys, **options)`` where options are the
+             subset of ``dropout``/``attn_dropout``/``weight_dropout``/``rotary`` its signature accepts.
+    params:  ``params(d_model, **keys)`` -> exact parameter count of the module.
+    flops:   ``flops(T, d_model, **keys)`` -> forward FLOPs (2 x multiply-adds of matrix products) for one
+             sequence of length T.
+    sizes:   ``sizes(d_model, **keys)`` -> an error text when the keys do not fit together or do not fit
+             d_model (None when unknown: only the checks between keys apply), else None.
+    canonical: maps keys to an equivalent ``(op, keys)`` that builds the same network (used by ``key()``).
+    reach:   ``reach(**keys)`` -> how far a position's output reaches: the output at t depends only on
+             inputs t-reach .. t+reach (0 for position-wise ops), or None for global mixers (attention).
+    """
+
+    name: str
+    summary: str
+    keys: tuple[Key, ...]
+    build: type[nn.Module]
+    params: Count
+    flops: Count
+    sizes: SizeCheck = lambda d_model, **keys: None  # noqa: E731
+    canonical: Callable[..., tuple[str, dict]] | None = None
+    reach: Callable[..., int | None] = lambda **keys: None  # noqa: E731
+    options: tuple[str, ...] = field(init=False, default=())
+
+    def __post_init__(self) -> None:
+        accepted = inspect.signature(self.build).parameters
+        names = ("dropout", "attn_dropout", "weight_dropout", "rotary")
+        object.__setattr__(self, "options", tuple(n for n in names if n in accepted))
+
+    @property
+    def key_names(self) -> tuple[str, ...]:
+        return tuple(k.name for k in self.keys)
+
+    def make(self, d_model: int, keys: dict[str, int], **options) -> nn.Module:
+        """Instantiate the module, passing only the options this op uses."""
+        return self.build(d_model, **keys, **{k: v for k, v in options.items() if k in self.options})
+
+
+OPS: dict[str, OpDef] = {}
+
+
+def register(op: OpDef) -> OpDef:
+    if op.name in OPS:
+        raise ValueError(f"op {op.name!r} is already registered")
+    OPS[op.name] = op
+    return op
+
+
+def get_op(name: str) -> OpDef:
+    try:
+        return OPS[name]
+    except KeyError:
+        raise ValueError(f"unknown op {name!r}; allowed ops: {', '.join(sorted(OPS))}") from None
