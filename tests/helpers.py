@@ -36,3 +36,16 @@ def op_example(op: str, d_model: int = 32) -> str:
                 "mixed": "mixed(k=5,h=4,hr=2)", "lconv": "lconv(k=5,h=4)", "dconv": "dconv(k=5,h=4)",
                 "ffn": "ffn(r=2)"}
     return examples.get(op) or str(random_spec(random.Random(0), d_model, op))
+
+
+def span_conv_as_matmul(u, kernel):
+    """Reference form of ``apply_span_kernel``: a k-wide window copy then a batched matrix product (what
+    HF's ConvBERT does). FlopCounterMode sees its multiply-adds; the element-wise production form it
+    cannot see."""
+    import torch.nn.functional as F
+
+    B, T, C = u.shape
+    h, k = kernel.shape[-2:]
+    p = (k - 1) // 2
+    windows = F.pad(u, (0, 0, p, p)).unfold(1, k, 1).reshape(B, T, h, C // h, k)  # (B, T, h, d, k)
+    return (windows @ kernel.unsqueeze(-1)).reshape(B, T, C)

@@ -26,9 +26,22 @@ from search_space.cost import (
     op_flops,
     sublayer_params,
 )
-from tests.helpers import random_arch, random_spec
+from search_space.ops import convolution
+from tests.helpers import random_arch, random_spec, span_conv_as_matmul
 
 ALL_OPS = sorted(OPS)
+
+
+@pytest.fixture
+def countable_span_conv(monkeypatch):
+    """Span convolutions as a matrix product, so FlopCounterMode counts them."""
+    monkeypatch.setattr(convolution, "apply_span_kernel", span_conv_as_matmul)
+
+
+def test_span_conv_equals_its_matmul_form():
+    u, kernel = torch.randn(2, 11, 12, dtype=torch.float64), torch.randn(2, 11, 3, 5, dtype=torch.float64)
+    torch.testing.assert_close(convolution.apply_span_kernel(u, kernel), span_conv_as_matmul(u, kernel),
+                               atol=1e-12, rtol=0)
 
 
 @pytest.mark.parametrize("op", ALL_OPS)
@@ -49,7 +62,7 @@ def flop_count(module, *inputs) -> int:
 
 @pytest.mark.parametrize("op", ALL_OPS)
 @pytest.mark.parametrize("T", [16, 37])
-def test_op_flops_equal_torch_flop_counter(op, T):
+def test_op_flops_equal_torch_flop_counter(op, T, countable_span_conv):
     rng = random.Random(op)
     for _ in range(3):
         spec = random_spec(rng, 32, op)
@@ -70,7 +83,7 @@ def test_encoder_params_equal_numel(position):
         assert count_params(clf) == encoder_params(arch, 101, 40, position=position) + classifier_head_params(32, 3)
 
 
-def test_encoder_flops_are_the_sum_of_its_sublayers():
+def test_encoder_flops_are_the_sum_of_its_sublayers(countable_span_conv):
     arch = Architecture.parse("sa ffn bsa(b=4) ffn sdconv(k=9) mixed lconv dconv(k=3)", d_model=32)
     enc = build_encoder(arch, vocab_size=50, max_len=64, position="none")
     ids = torch.randint(0, 50, (1, 64))
