@@ -45,9 +45,14 @@ def _config(arch: Architecture, settings: dict) -> tuple[Architecture, ModelConf
 def encoder_params(arch: str | Architecture, vocab_size: int, max_len: int, **settings) -> int:
     """Exact parameter count of ``build_encoder(arch, vocab_size, max_len, **settings)``."""
     arch, config = _config(arch if isinstance(arch, Architecture) else Architecture.parse(arch), settings)
+    return base_params(vocab_size, max_len, config) + sum(sublayer_params(s, config.d_model) for s in arch)
+
+
+def base_params(vocab_size: int, max_len: int, config: ModelConfig) -> int:
+    """What every encoder has whatever its sublayers: embeddings (and a learned position table) and the
+    final LayerNorm."""
     d = config.d_model
-    table = max_len * d if config.position == "learned" else 0
-    return vocab_size * d + table + sum(sublayer_params(s, d) for s in arch) + 2 * d
+    return vocab_size * d + (max_len * d if config.position == "learned" else 0) + 2 * d
 
 
 def mlm_head_params(d_model: int, vocab_size: int) -> int:

@@ -1,0 +1,210 @@
+"""Search spaces: which sublayer goes where, sampled define-by-run from an Optuna-style trial.
+
+A space is data: a structure (``free``: every slot picks any allowed op, LV-BERT's free order;
+``interleaved``: mixer/feed-forward pairs with the mixer searched, ConvBERT/BlockBERT style;
+``sandwich``: the Sandwich transformer's s^k (sf)^(n-k) f^k with k in 0..n-1 searched; k=n would repeat
+k=n-1), the allowed ops, the value
+domains of their keys, cost constraints and the named baselines to enqueue first. Trial parameters have
+flat, stable names (``l03.op``, ``l03.k``; ``sandwich.k``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from itertools import product
+
+from .config import ModelConfig
+from .cost import base_params, encoder_params, flops, op_flops, sublayer_params
+from .ops import OPS, get_op
+from .spec import Architecture, LayerSpec
+
+STRUCTURES = ("free", "interleaved", "sandwich")
+
+
+def _sandwich(n: int, k: int) -> list[str]:
+    """s^k (sf)^(n-k) f^k with n attention and n feed-forward sublayers."""
+    return ["sa"] * k + ["sa", "ffn"] * (n - k) + ["ffn"] * k
+
+
+BASELINES: dict[str, Callable[[int], list[str]]] = {
+    "bert": lambda n: ["sa", "ffn"] * (n // 2),
+    "convbert": lambda n: ["mixed(k=9)", "ffn"] * (n // 2),
+    "dynamicconv": lambda n: ["dconv(k=9)", "ffn"] * (n // 2),
+    "blockbert": lambda n: ["bsa(b=2)", "ffn"] * (n // 2),
+    "sandwich": lambda n: _sandwich(n // 2, n // 4),
+    "all_ffn": lambda n: ["ffn"] * n,
+}
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """A search space over ``n_sublayers`` sublayers (see the module docstring for the structures).
+
+    ``domains`` maps grammar keys (h, k, b, r, hr) to the values the search may pick; a key without a
+    domain keeps the model config's default. ``max_params`` bounds the encoder's parameters (embeddings
+    included) and ``max_flops`` its forward FLOPs per sequence of ``seq_len`` tokens.
+    """
+
+    name: str
+    structure: str
+    n_sublayers: int
+    ops: tuple[str, ...]
+    model: ModelConfig = field(default_factory=ModelConfig)
+    domains: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    baselines: tuple[str, ...] = ("bert",)
+    max_params: int | None = None
+    max_flops: int | None = None
+    vocab_size: int = 8000
+    seq_len: int = 128
+
+    def __post_init__(self) -> None:
+        if self.structure not in STRUCTURES:
+            raise ValueError(f"space.structure={self.structure!r} is not allowed; allowed: {', '.join(STRUCTURES)}")
+        if self.n_sublayers < 1 or (self.structure != "free" and self.n_sublayers % 2):
+            raise ValueError(f"space.n_sublayers={self.n_sublayers} must be >= 1 (and even for {self.structure})")
+        for op in self.ops:
+            get_op(op)
+        keys = {k.name for op in OPS.values() for k in op.keys}
+        for key, values in self.domains.items():
+            if key not in keys:
+                raise ValueError(f"space.domains has unknown key {key!r}; allowed: {', '.join(sorted(keys))}")
+            if not values:
+                raise ValueError(f"space.domains.{key} is empty; give at least one value")
+        unknown = [b for b in self.baselines if b not in BASELINES]
+        if unknown:
+            raise ValueError(f"unknown baseline {unknown[0]!r}; allowed: {', '.join(BASELINES)}")
+        object.__setattr__(self, "domains", {k: tuple(v) for k, v in self.domains.items()})
+
+    # ---- sampling -------------------------------------------------------------------------------
+    def sample(self, trial) -> Architecture:
+        """Suggest an architecture with ``trial.suggest_categorical`` (define-by-run, conditional keys).
+
+        Raises ValueError when the sampled keys do not fit together (e.g. a head ratio that does not
+        divide the heads); the caller records such a candidate as rejected.
+        """
+        if self.structure == "sandwich":
+            k = trial.suggest_categorical("sandwich.k", list(range(self.n_sublayers // 2)))
+            return self._arch(_sandwich(self.n_sublayers // 2, k))
+        specs = []
+        for i, slot_ops in enumerate(self._slots()):
+            name = f"l{i:02d}"
+            op = trial.suggest_categorical(f"{name}.op", list(slot_ops)) if len(slot_ops) > 1 else slot_ops[0]
+            keys = {}
+            for key in get_op(op).key_names:
+                values = self.domains.get(key, ())
+                if len(values) > 1:
+                    keys[key] = trial.suggest_categorical(f"{name}.{key}", list(values))
+                elif values:
+                    keys[key] = values[0]
+            specs.append(LayerSpec.make(op, self.model.d_model, self.model.key_defaults, **keys))
+        return Architecture(tuple(specs), self.model.d_model)
+
+    def _slots(self) -> list[tuple[str, ...]]:
+        if self.structure == "free":
+            return [self.ops] * self.n_sublayers
+        return [self.ops, ("ffn",)] * (self.n_sublayers // 2)
+
+    def _arch(self, items: list[str]) -> Architecture:
+        return Architecture.parse(items, self.model.d_model, **self.model.key_defaults)
+
+    # ---- baselines --------------------------------------------------------------------------------
+    def encode(self, arch: Architecture) -> dict | None:
+        """The trial parameters that make ``sample`` return ``arch``, or None if the space cannot."""
+        if len(arch) != self.n_sublayers:
+            return None
+        if self.structure == "sandwich":
+            for k in range(self.n_sublayers // 2):
+                if self._arch(_sandwich(self.n_sublayers // 2, k)) == arch:
+                    return {"sandwich.k": k}
+            return None
+        params: dict = {}
+        for i, (spec, slot_ops) in enumerate(zip(arch, self._slots(), strict=True)):
+            if spec.op not in slot_ops:
+                return None
+            if len(slot_ops) > 1:
+                params[f"l{i:02d}.op"] = spec.op
+            for key, value in spec.params:
+                values = self.domains.get(key, ())
+                default = values[0] if len(values) == 1 else getattr(self.model, get_key_default(spec.op, key))
+                if len(values) > 1 and value in values:
+                    params[f"l{i:02d}.{key}"] = value
+                elif (len(values) > 1 and value not in values) or (len(values) <= 1 and value != default):
+                    return None
+        return params
+
+    def baseline_archs(self) -> dict[str, Architecture]:
+        """The named baselines this space can express (the others are left out)."""
+        out = {}
+        for name in self.baselines:
+            try:
+                arch = self._arch(BASELINES[name](self.n_sublayers))
+            except ValueError:
+                continue
+            if self.encode(arch) is not None:
+                out[name] = arch
+        return out
+
+    # ---- constraints ------------------------------------------------------------------------------
+    def cost(self, arch: Architecture) -> dict[str, int]:
+        settings = {k: v for k, v in self.model.to_dict().items() if k != "d_model"}
+        return {"params": encoder_params(arch, self.vocab_size, self.seq_len, d_model=self.model.d_model,
+                                         **settings),
+                "flops": flops(arch, self.seq_len, d_model=self.model.d_model)}
+
+    def violation(self, arch: Architecture) -> str | None:
+        """Why ``arch`` breaks a constraint, or None."""
+        cost = self.cost(arch)
+        for name, limit in (("params", self.max_params), ("flops", self.max_flops)):
+            if limit is not None and cost[name] > limit:
+                return f"{name} {cost[name]:,} > max_{name} {limit:,}"
+        return None
+
+    def smallest(self) -> dict[str, int]:
+        """Lower bounds of params and FLOPs over the space (each minimised slot by slot)."""
+        if self.structure == "sandwich":
+            costs = [self.cost(self._arch(_sandwich(self.n_sublayers // 2, k))) for k in
+                     range(self.n_sublayers // 2)]
+            return {name: min(c[name] for c in costs) for name in ("params", "flops")}
+        best = {"params": base_params(self.vocab_size, self.seq_len, self.model), "flops": 0}
+        for slot_ops in self._slots():
+            options = [self._cheapest(op) for op in slot_ops]
+            for name in best:
+                best[name] += min(o[name] for o in options)
+        return best
+
+    def _cheapest(self, op: str) -> dict[str, int]:
+        """Smallest params and FLOPs of one sublayer of ``op`` over its key domains."""
+        keys = get_op(op).key_names
+        choices = [self.domains.get(k) or (getattr(self.model, get_key_default(op, k)),) for k in keys]
+        params, flops_ = [], []
+        for combo in product(*choices):
+            try:
+                spec = LayerSpec.make(op, self.model.d_model, **dict(zip(keys, combo, strict=True)))
+            except ValueError:
+                continue
+            params.append(sublayer_params(spec, self.model.d_model))
+            flops_.append(op_flops(spec, self.seq_len, self.model.d_model))
+        if not params:
+            raise ValueError(f"space={self.name}: no valid setting of {op} under the given domains")
+        return {"params": min(params), "flops": min(flops_)}
+
+    def check_feasible(self) -> None:
+        """Raise a one-line ValueError when no candidate can meet the constraints."""
+        low = self.smallest()
+        for name, limit in (("params", self.max_params), ("flops", self.max_flops)):
+            if limit is not None and low[name] > limit:
+                raise ValueError(f"space={self.name} has no candidate with max_{name}={limit:,}: the smallest "
+                                 f"has {low[name]:,} {name}; raise space.max_{name} or shrink the model")
+
+
+def get_key_default(op: str, key: str) -> str:
+    """The ModelConfig field that supplies ``key`` of ``op`` when it is not searched."""
+    return next(k.default for k in get_op(op).keys if k.name == key)
+
+
+def make_space(name: str, structure: str, n_sublayers: int, ops, model: ModelConfig, **kwargs) -> SearchSpace:
+    """Build a space from config values (lists become tuples)."""
+    domains = {k: tuple(v) for k, v in (kwargs.pop("domains", None) or {}).items()}
+    baselines = tuple(kwargs.pop("baselines", None) or ())
+    return SearchSpace(name, structure, n_sublayers, tuple(ops), model, domains, baselines, **kwargs)

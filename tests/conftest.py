@@ -1,0 +1,41 @@
+"""Test-wide settings: nothing lands in the home folder, and tiny proxy configs over the shipped data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+CONF = str(Path(__file__).resolve().parents[1] / "conf")
+
+TINY = [
+    "data.max_train_docs=400", "data.max_eval_docs=120", "data.seq_len=32", "data.batch_size=8",
+    "data.tokenizer.vocab_size=500", "model.d_model=32", "trainer.max_steps=6", "trainer.val_check_interval=3",
+    "trainer.limit_val_batches=2", "trainer.progress_bar=false", "logger=none",
+]
+TINY_SST2 = ["data.max_train_docs=600", "data.max_eval_docs=100", "data.seq_len=24", "data.batch_size=16",
+             "data.tokenizer.vocab_size=400"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_home(tmp_path_factory):
+    home = tmp_path_factory.mktemp("home")
+    for var, sub in [("WANDB_DIR", "wandb"), ("WANDB_CACHE_DIR", "wandb-cache"), ("WANDB_CONFIG_DIR", "wandb-config"),
+                     ("WANDB_DATA_DIR", "wandb-data"), ("HF_HOME", "hf"), ("HF_DATASETS_CACHE", "hf-datasets")]:
+        os.environ.setdefault(var, str(home / sub))
+    os.environ.setdefault("WANDB_SILENT", "true")
+    os.environ["LAYERNAS_CACHE"] = str(home / "layernas-cache")  # shared by the tests: tokenize once
+    yield
+
+
+@pytest.fixture
+def proxy_cfg(tmp_path):
+    """``proxy_cfg(*overrides)``: the composed ``proxy`` config shrunk to seconds, results under tmp_path."""
+
+    def make(*overrides: str):
+        with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+            return compose("proxy", overrides=[*TINY, f"results_dir={tmp_path / 'results'}", *overrides])
+
+    return make

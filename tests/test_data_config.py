@@ -1,0 +1,88 @@
+"""DataConfig: validation messages, path lookup, and the conf/data YAML files that mirror it."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from trainer.data import DataConfig, TokenizerConfig
+from trainer.data.config import DEFAULT_DATA_DIR, REPO_ROOT
+
+CONF = REPO_ROOT / "conf" / "data"
+GOOD = {"name": "t", "train": "a.txt"}
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"format": "xml"}, "format='xml' is not allowed; allowed: auto, text, csv, tsv, jsonl"),
+    ({"source": "s3"}, "source='s3' is not allowed; allowed: local, hf"),
+    ({"header": "yes"}, "header='yes' is not allowed; allowed: auto, True, False"),
+    ({"text_column": -1}, "text_column=-1 is not allowed"),
+    ({"text_column": ""}, "text_column='' is not allowed"),
+    ({"label_column": 1.5}, "label_column=1.5 is not allowed"),
+    ({"label_column": "text"}, "label_column='text' is not allowed; it must differ from text_column"),
+    ({"validation_fraction": 1.0}, "validation_fraction=1.0 is not allowed; allowed: a number in [0, 1)"),
+    ({"validation_fraction": -0.1}, "validation_fraction=-0.1 is not allowed"),
+    ({"max_train_docs": 0}, "max_train_docs=0 is not allowed; allowed: an integer >= 1 or null"),
+    ({"max_eval_docs": "10"}, "max_eval_docs='10' is not allowed"),
+    ({"seq_len": 2}, "seq_len=2 is not allowed; allowed: an integer >= 4"),
+    ({"batch_size": 0}, "batch_size=0 is not allowed; allowed: an integer >= 1"),
+    ({"split_seed": -1}, "split_seed=-1 is not allowed"),
+    ({"train": None}, "train=None is not allowed"),
+    ({"test": ""}, "test='' is not allowed"),
+    ({"source": "hf"}, "hf_path=None is not allowed with source=hf"),
+    ({"data_files": 3}, "data_files=3 is not allowed"),
+    ({"name": ""}, "name='' is not allowed"),
+    ({"cache_dir": ""}, "cache_dir='' is not allowed"),
+    ({"tokenizer": {"kind": "unigram"}}, "tokenizer.kind='unigram' is not allowed; allowed: wordpiece, bpe"),
+    ({"tokenizer": {"vocab_size": 5}}, "tokenizer.vocab_size=5 is not allowed; allowed: an integer >= 16"),
+    ({"tokenizer": {"min_frequency": 0}}, "tokenizer.min_frequency=0 is not allowed"),
+    ({"tokenizer": {"lowercase": "no"}}, "tokenizer.lowercase='no' is not allowed"),
+    ({"tokenizer": {"vocab": 10}}, "unknown tokenizer config key 'vocab'"),
+    ({"text_col": "x"}, "unknown data config key 'text_col'; allowed: name, source"),
+])
+def test_bad_values_raise_one_line_errors(overrides, message):
+    with pytest.raises(ValueError) as err:
+        DataConfig.from_dict({**GOOD, **overrides})
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_defaults_and_round_trip():
+    cfg = DataConfig.from_dict(GOOD)
+    assert cfg.tokenizer == TokenizerConfig("wordpiece", 8000, True, 2)
+    assert (cfg.seq_len, cfg.batch_size, cfg.cache_dir, cfg.text_column) == (128, 32, ".cache/layernas", "text")
+    assert Path(cfg.data_dir) == DEFAULT_DATA_DIR == REPO_ROOT / "data"
+    assert DataConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_relative_paths_are_looked_up_in_data_dir_then_repo_root(tmp_path):
+    (tmp_path / "mine.txt").write_text("x\n")
+    cfg = DataConfig.from_dict({**GOOD, "data_dir": str(tmp_path)})
+    assert cfg.resolve("mine.txt") == (tmp_path / "mine.txt").resolve()
+    assert cfg.resolve("conf/data/wikitext2.yaml") == CONF / "wikitext2.yaml"  # repository root
+    assert cfg.resolve(str(tmp_path / "mine.txt")) == (tmp_path / "mine.txt").resolve()
+    with pytest.raises(FileNotFoundError, match=r"data file 'nope.txt' of data 't' not found \(looked in "):
+        cfg.resolve("nope.txt")
+
+
+@pytest.mark.parametrize("path", sorted(CONF.glob("*.yaml")), ids=lambda p: p.stem)
+def test_yaml_mirrors_data_config(path, tmp_path, monkeypatch):
+    monkeypatch.setenv("LAYERNAS_CACHE", str(tmp_path))
+    assert path.read_text().startswith("# ")
+    raw = OmegaConf.load(path)
+    assert list(raw.keys()) == [f.name for f in fields(DataConfig)]
+    assert list(raw.tokenizer.keys()) == [f.name for f in fields(TokenizerConfig)]
+    if OmegaConf.is_missing(raw, "train"):  # a template for the user's own files
+        raw.train = "/path/to/train"
+    cfg = DataConfig.from_dict(OmegaConf.to_container(raw, resolve=True))
+    assert cfg.name == path.stem and cfg.cache_dir == str(tmp_path)
+
+
+def test_imdb_yaml_follows_shared_data_variable(monkeypatch):
+    monkeypatch.setenv("LAYERNAS_SHARED_DATA", "/elsewhere")
+    cfg = DataConfig.from_dict(OmegaConf.to_container(OmegaConf.load(CONF / "imdb.yaml"), resolve=True))
+    assert cfg.train == "/elsewhere/imdb/train_subset.csv" and cfg.test == "/elsewhere/imdb/test_subset.csv"
+    assert (cfg.validation, cfg.validation_fraction, cfg.seq_len) == (None, 0.1, 256)

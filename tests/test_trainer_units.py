@@ -1,0 +1,105 @@
+"""Trainer pieces that need no data: configs, the lr schedule, callbacks, redaction, CLI errors."""
+
+import math
+
+import pytest
+import torch
+
+from trainer.callbacks import NonFiniteGuard, ObjectiveCurve
+from trainer.cli import explain_hydra_error
+from trainer.config import OptimConfig, TaskConfig, TrainerConfig
+from trainer.module import adamw, lr_lambda
+from trainer.tracking import redact
+
+
+def test_warmup_then_linear_decay():
+    f = lr_lambda(OptimConfig(warmup_ratio=0.1, schedule="linear"), total_steps=100)
+    assert f(0) == pytest.approx(0.1) and f(9) == pytest.approx(1.0)
+    assert f(10) == pytest.approx(1.0) and f(55) == pytest.approx(0.5) and f(100) == pytest.approx(0.0)
+
+
+def test_cosine_and_floor():
+    f = lr_lambda(OptimConfig(warmup_ratio=0.0, schedule="cosine", min_lr_ratio=0.1), total_steps=100)
+    assert f(0) == pytest.approx(1.0) and f(50) == pytest.approx(0.55) and f(100) == pytest.approx(0.1)
+
+
+def test_adamw_skips_decay_on_norms_biases_and_embeddings():
+    from search_space import MaskedLM, build_encoder
+
+    model = MaskedLM(build_encoder("sa ffn", vocab_size=20, max_len=8, d_model=16))
+    groups = adamw(model, OptimConfig(), 10)["optimizer"].param_groups
+    decayed = {id(p) for p in groups[0]["params"]}
+    assert id(model.encoder.embed.weight) not in decayed
+    assert id(model.encoder.layers[0].op.qkv.weight) in decayed
+    assert all(p.ndim >= 2 for p in groups[0]["params"])
+
+
+@pytest.mark.parametrize(("cls", "data", "match"), [
+    (TrainerConfig, {"max_steps": 0}, "trainer.max_steps=0 must be a positive integer"),
+    (TrainerConfig, {"max_stepz": 3}, "unknown trainer key 'max_stepz'; allowed: "),
+    (TrainerConfig, {"precision": "8-bit"}, "trainer.precision='8-bit' is not allowed; allowed: auto"),
+    (TrainerConfig, {"optim": {"schedule": "step"}}, "optim.schedule='step' is not allowed; allowed: linear"),
+    (TrainerConfig, {"optim": {"lrr": 1}}, "unknown trainer.optim key 'lrr'"),
+    (TaskConfig, {"name": "qa"}, "task.name='qa' is not allowed; allowed: mlm, classify, pretrain_finetune"),
+    (TaskConfig, {"direction": "up"}, "task.direction='up' is not allowed"),
+])
+def test_config_errors_are_one_line_and_name_the_value(cls, data, match):
+    with pytest.raises(ValueError) as info:
+        cls.from_dict(data)
+    assert match in str(info.value) and "\n" not in str(info.value)
+
+
+class FakeTrial:
+    def __init__(self, prune_after: int):
+        self.reports, self.prune_after = [], prune_after
+
+    def report(self, value, step):
+        self.reports.append((step, value))
+
+    def should_prune(self):
+        return len(self.reports) >= self.prune_after
+
+
+class FakeTrainer:
+    def __init__(self, step, value):
+        self.global_step, self.sanity_checking, self.should_stop = step, False, False
+        self.callback_metrics = {"val/mlm_loss": torch.tensor(value)}
+
+
+def test_objective_curve_reports_at_the_global_step_and_prunes():
+    trial = FakeTrial(prune_after=2)
+    cb = ObjectiveCurve("val/mlm_loss", trial, step_offset=300)
+    first = FakeTrainer(100, 6.0)
+    cb.on_validation_end(first, None)
+    assert trial.reports == [(400, 6.0)] and not first.should_stop
+    second = FakeTrainer(200, 5.5)
+    cb.on_validation_end(second, None)
+    assert trial.reports[-1] == (500, 5.5) and second.should_stop and cb.pruned_at == 500
+    cb.on_validation_end(second, None)  # the same step again (final validation) is not reported twice
+    assert len(trial.reports) == 2 and cb.last_step == 200
+
+
+def test_non_finite_guard_stops_with_a_reason():
+    guard = NonFiniteGuard()
+    trainer = FakeTrainer(17, 1.0)
+    guard.on_train_batch_end(trainer, None, {"loss": torch.tensor(2.0)}, None, 0)
+    assert guard.reason is None and not trainer.should_stop
+    guard.on_train_batch_end(trainer, None, {"loss": torch.tensor(math.nan)}, None, 0)
+    assert trainer.should_stop and guard.reason == "training loss became nan at step 17"
+
+
+def test_redact_masks_passwords_and_keys():
+    cfg = {"storage": {"url": "postgresql+psycopg2://bob:s3cr3t@db:5432/nas"}, "wandb_api_key": "abc",
+           "list": ["mysql://u:p@h/db"], "plain": "no secret"}
+    out = redact(cfg)
+    assert out["storage"]["url"] == "postgresql+psycopg2://bob:***@db:5432/nas"
+    assert out["wandb_api_key"] == "***" and out["list"] == ["mysql://u:***@h/db"] and out["plain"] == "no secret"
+    assert "s3cr3t" not in str(out)
+
+
+def test_hydra_errors_become_one_line():
+    from hydra.errors import MissingConfigException
+
+    e = MissingConfigException("In 'proxy': Could not find 'model/huge'\n\nAvailable options in 'model':\n\tbase\n"
+                               "\tsmall\n\ttiny\nConfig search path:\n\tprovider=hydra", missing_cfg_file="model/huge")
+    assert explain_hydra_error(e, "proxy") == "model=huge is not an option; allowed model options: base, small, tiny"

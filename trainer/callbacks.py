@@ -1,0 +1,116 @@
+"""Lightning callbacks of a proxy run: pruning reports at the global step, a non-finite-loss stop, and
+timing of where a run's wall time goes."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.callbacks import TQDMProgressBar
+
+
+class ObjectiveCurve(pl.Callback):
+    """Records the objective after every validation and, with an Optuna trial, reports it at the global
+    step (``step_offset`` added, so a fine-tuning phase continues the pre-training steps) and stops the
+    run when the pruner says so. Optuna's own Lightning callback reports at the epoch, which a short
+    step-based run never advances."""
+
+    def __init__(self, monitor: str, trial=None, step_offset: int = 0) -> None:
+        self.monitor, self.trial, self.step_offset = monitor, trial, step_offset
+        self.curve: list[tuple[int, float]] = []
+        self.pruned_at: int | None = None
+
+    def on_validation_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        if trainer.sanity_checking or self.monitor not in trainer.callback_metrics:
+            return
+        step = trainer.global_step + self.step_offset
+        value = float(trainer.callback_metrics[self.monitor])
+        if self.curve and self.curve[-1][0] == step:
+            return
+        self.curve.append((step, value))
+        if self.trial is None or not math.isfinite(value):
+            return
+        self.trial.report(value, step)
+        if self.trial.should_prune():
+            self.pruned_at = step
+            trainer.should_stop = True
+
+    @property
+    def last_step(self) -> int | None:
+        return self.curve[-1][0] - self.step_offset if self.curve else None
+
+
+class NonFiniteGuard(pl.Callback):
+    """Stops training at the first NaN/inf training loss and keeps the reason."""
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        if loss is not None and not torch.isfinite(loss).all():
+            self.reason = f"training loss became {float(loss)} at step {trainer.global_step}"
+            trainer.should_stop = True
+
+
+class Stopwatch(pl.Callback):
+    """Splits a run's wall time into training steps, validation and everything else.
+
+    ``start`` is when the run was asked for (before data and model set-up), so ``first_step_s`` is the
+    time a user waits for the first optimizer step.
+    """
+
+    def __init__(self, start: float) -> None:
+        self.start = start
+        self.first_step_s: float | None = None
+        self.train_s = self.val_s = 0.0
+        self.steps = self.tokens = 0
+        self._t = self._v = 0.0
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx) -> None:
+        self._t = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        now = time.perf_counter()
+        self.train_s += now - self._t
+        self.steps += 1
+        self.tokens += batch["input_ids"].numel()  # positions processed, padding included
+        if self.first_step_s is None:
+            self.first_step_s = now - self.start
+
+    def on_validation_start(self, trainer, module) -> None:
+        self._v = time.perf_counter()
+
+    def on_validation_end(self, trainer, module) -> None:
+        self.val_s += time.perf_counter() - self._v
+
+
+class StepProgressBar(TQDMProgressBar):
+    """One bar over the run's optimizer steps (``max_steps``), not one per epoch: a proxy run is measured
+    in steps and usually ends inside its first epoch."""
+
+    def __init__(self, description: str = "train") -> None:
+        super().__init__(leave=False)
+        self.description = description
+
+    def on_train_epoch_start(self, trainer, *_) -> None:
+        if trainer.current_epoch == 0 or self.train_progress_bar.total != trainer.max_steps:
+            self.train_progress_bar.reset(total=trainer.max_steps)
+            self.train_progress_bar.set_description(self.description)
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        bar = self.train_progress_bar
+        if not bar.disable and self._should_update(trainer.global_step, bar.total):
+            bar.n = trainer.global_step
+            bar.set_postfix(self.get_metrics(trainer, module))
+            bar.refresh()
+
+    def on_train_epoch_end(self, trainer, module) -> None:
+        pass
+
+    def get_metrics(self, trainer, module) -> dict:
+        metrics = super().get_metrics(trainer, module)
+        metrics.pop("v_num", None)
+        return metrics

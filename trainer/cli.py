@@ -1,0 +1,141 @@
+"""``layernas <command> [overrides]``: the command line. Each command is a Hydra app over ``conf/``.
+
+Overrides are checked with Hydra's compose API before the app starts, so a bad group option, key or
+value is reported in one line (with the allowed choices) instead of a multi-line Hydra error.
+Set ``HYDRA_FULL_ERROR=1`` or ``+debug=true`` to see full tracebacks.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
+
+
+class UserError(Exception):
+    """An error in what the user asked for; shown as one line, exit code 2."""
+
+
+@dataclass(frozen=True)
+class Command:
+    config_name: str
+    summary: str
+    run: Callable  # (DictConfig) -> int | None, imported lazily
+
+
+def _proxy(cfg):
+    from .proxy_app import main
+
+    return main(cfg)
+
+
+COMMANDS = {
+    "proxy": Command("proxy", "train one architecture with a short proxy run and print its metrics", _proxy),
+}
+
+USAGE = """usage: layernas <command> [key=value ...] [--help] [--cfg job]
+
+commands:
+{commands}
+
+`layernas <command> --help` lists the config groups, their options and every key.
+Examples:
+  layernas proxy arch="sdconv(k=9) ffn sa ffn" task=mlm trainer.max_steps=200
+  layernas proxy task=classify data=sst2 model=small logger=none
+"""
+
+
+def fail(message: str, code: int = 2) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def debug_wanted(overrides: list[str]) -> bool:
+    return os.environ.get("HYDRA_FULL_ERROR") == "1" or any(o in ("debug=true", "+debug=true") for o in overrides)
+
+
+def explain_hydra_error(error: Exception, config_name: str) -> str:
+    """One line from Hydra's multi-line composition errors."""
+    text = str(error)
+    missing = re.search(r"Could not find '([^']+)/([^']+)'", text)
+    if missing:
+        group, option = missing.groups()
+        listed = text.split("Available options", 1)[-1].split("Config search path", 1)[0]
+        options = re.findall(r"^\t(\S+)$", listed, re.M) if "Available" in text else _group_options(group)
+        return f"{group}={option} is not an option; allowed {group} options: {', '.join(options) or 'none'}"
+    unknown = re.search(r"Could not override '([^']+)'", text) or re.search(r"Key '([^']+)' is not in struct", text)
+    if unknown:
+        return f"unknown key {unknown.group(1)!r} (add it with +{unknown.group(1)}=... only if it is meant to be new)"
+    first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
+    return first
+
+
+def _group_options(group: str) -> list[str]:
+    folder = Path(CONF_DIR) / group
+    return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+
+
+def check_overrides(config_name: str, overrides: list[str]):
+    """Compose the config once; raise UserError with a one-line message when Hydra refuses it."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+            return compose(config_name, overrides=overrides)
+    except Exception as e:  # noqa: BLE001  (Hydra raises several types; all are user input errors here)
+        raise UserError(explain_hydra_error(e, config_name)) from e
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def guarded(fn: Callable) -> Callable:
+    """Run an app body; user errors become one line and exit code 2 (unless debugging)."""
+
+    def wrapper(cfg):
+        try:
+            code = fn(cfg)
+        except (UserError, ValueError, FileNotFoundError) as e:
+            if debug_wanted(sys.argv[1:]):
+                raise
+            fail(str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__)
+        if code:
+            raise SystemExit(code)
+
+    return wrapper
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        lines = "\n".join(f"  {name:8s} {c.summary}" for name, c in COMMANDS.items())
+        print(USAGE.format(commands=lines))
+        return
+    name, rest = args[0], args[1:]
+    command = COMMANDS.get(name)
+    if command is None:
+        fail(f"unknown command {name!r}; allowed commands: {', '.join(COMMANDS)}")
+    overrides = [a for a in rest if not a.startswith("-")]
+    if not any(a.startswith("-") for a in rest):
+        try:
+            check_overrides(command.config_name, overrides)
+        except UserError as e:
+            if debug_wanted(overrides):
+                raise
+            fail(str(e))
+    import hydra
+
+    hydra_app = hydra.main(config_path=CONF_DIR, config_name=command.config_name, version_base="1.3")
+    app = hydra_app(guarded(command.run))
+    sys.argv = [f"layernas {name}", *rest]
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""Typed views of the ``trainer`` and ``task`` config groups (they mirror the YAML one to one)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+SCHEDULES = ("linear", "cosine", "constant")
+PRECISIONS = ("auto", "32-true", "bf16-mixed", "16-mixed", "64-true")
+
+
+def _from_dict(cls, data: dict | None, what: str):
+    data = dict(data or {})
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ValueError(f"unknown {what} key {unknown[0]!r}; allowed: {', '.join(sorted(names))}")
+    return cls(**data)
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """AdamW with linear warm-up then linear/cosine decay (to ``min_lr_ratio`` x lr) or constant."""
+
+    lr: float = 2e-3
+    weight_decay: float = 0.01
+    betas: tuple[float, float] = (0.9, 0.98)
+    eps: float = 1e-6
+    warmup_ratio: float = 0.1
+    schedule: str = "linear"
+    min_lr_ratio: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"optim.schedule={self.schedule!r} is not allowed; allowed: {', '.join(SCHEDULES)}")
+        if not self.lr > 0:
+            raise ValueError(f"optim.lr={self.lr!r} must be > 0")
+        if not 0.0 <= self.warmup_ratio < 1.0:
+            raise ValueError(f"optim.warmup_ratio={self.warmup_ratio!r} must be in [0, 1)")
+        object.__setattr__(self, "betas", tuple(self.betas))
+
+
+@dataclass(frozen=True)
+class TrainerConfig:
+    """Budget and Lightning settings of one training run.
+
+    ``max_steps`` and/or ``max_time`` (seconds) bound the run; validation runs every
+    ``val_check_interval`` optimizer steps on at most ``limit_val_batches`` batches and once more at the
+    end if the last step was not validated. ``threads`` caps torch's CPU threads (None: leave as is).
+    """
+
+    max_steps: int = 300
+    max_time: float | None = None
+    val_check_interval: int = 100
+    limit_val_batches: int | None = None
+    gradient_clip_val: float | None = 1.0
+    precision: str = "auto"
+    accelerator: str = "auto"
+    devices: Any = 1
+    strategy: str = "auto"
+    threads: int | None = None
+    log_every_n_steps: int = 10
+    progress_bar: bool = True
+    optim: OptimConfig = field(default_factory=OptimConfig)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.max_steps, int) or self.max_steps < 1:
+            raise ValueError(f"trainer.max_steps={self.max_steps!r} must be a positive integer")
+        if self.max_time is not None and not self.max_time > 0:
+            raise ValueError(f"trainer.max_time={self.max_time!r} must be a positive number of seconds or null")
+        if not isinstance(self.val_check_interval, int) or self.val_check_interval < 1:
+            raise ValueError(f"trainer.val_check_interval={self.val_check_interval!r} must be a positive integer")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"trainer.precision={self.precision!r} is not allowed; allowed: {', '.join(PRECISIONS)}")
+        if isinstance(self.optim, dict):
+            object.__setattr__(self, "optim", _from_dict(OptimConfig, self.optim, "trainer.optim"))
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainerConfig:
+        return _from_dict(cls, data, "trainer")
+
+
+TASKS = ("mlm", "classify", "pretrain_finetune")
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    """What a proxy run trains and which metric is its objective.
+
+    mlm: masked-LM on ``data``; classify: train from scratch on the labelled ``data``;
+    pretrain_finetune: ``pretrain_steps`` of masked-LM on ``data`` then fine-tune on ``finetune_data``
+    for the trainer's ``max_steps``.
+    """
+
+    name: str = "mlm"
+    objective: str = "val/mlm_loss"
+    direction: str = "minimize"
+    mask_prob: float = 0.15
+    pooling: str = "mean"
+    pretrain_steps: int = 0
+    finetune_data: dict | None = None
+
+    def __post_init__(self) -> None:
+        if self.name not in TASKS:
+            raise ValueError(f"task.name={self.name!r} is not allowed; allowed: {', '.join(TASKS)}")
+        if self.direction not in ("minimize", "maximize"):
+            raise ValueError(f"task.direction={self.direction!r} is not allowed; allowed: minimize, maximize")
+        if not 0.0 < self.mask_prob < 1.0:
+            raise ValueError(f"task.mask_prob={self.mask_prob!r} must be in (0, 1)")
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TaskConfig:
+        return _from_dict(cls, data, "task")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """The validated parts of a proxy/retrain config (cheap: no Lightning import)."""
+
+    arch: Any  # search_space.Architecture
+    task: TaskConfig
+    trainer: TrainerConfig
+    model: Any  # search_space.ModelConfig
+    data: Any  # trainer.data.DataConfig
+
+
+def check_run_config(arch, cfg: dict) -> RunConfig:
+    """Validate everything a run needs before anything heavy is imported or written; one-line ValueErrors."""
+    from search_space import Architecture, ModelConfig
+
+    from .data import DataConfig
+
+    task, tcfg = TaskConfig.from_dict(cfg["task"]), TrainerConfig.from_dict(cfg["trainer"])
+    mcfg = ModelConfig.from_dict(cfg["model"])
+    data = DataConfig.from_dict(cfg["data"])
+    if task.name == "pretrain_finetune":
+        if task.pretrain_steps < 1 or not task.finetune_data:
+            raise ValueError("task=pretrain_finetune needs task.pretrain_steps >= 1 and task.finetune_data")
+        DataConfig.from_dict(task.finetune_data)
+    return RunConfig(Architecture.parse(arch, mcfg.d_model, **mcfg.key_defaults), task, tcfg, mcfg, data)

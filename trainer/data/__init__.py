@@ -1,0 +1,63 @@
+"""Data layer: corpora, tokenizer (trained once, cached), token caches, masking and Lightning DataModules.
+
+The DataModules are imported on first use: ``lightning`` takes seconds to import and most callers of the
+corpus and cache functions (reports, benchmarks, tests) never train.
+"""
+
+from .baselines import context_free_loss, unigram_loss
+from .cache import COUNTERS, CorruptCacheError, atomic_write, cached, fingerprint
+from .config import DataConfig, TokenizerConfig
+from .corpus import Corpus, load_split
+from .masking import IGNORE_INDEX, mask_tokens
+from .tokenizer import (
+    CLS_ID,
+    MASK_ID,
+    PAD_ID,
+    SEP_ID,
+    SPECIAL_IDS,
+    SPECIAL_TOKENS,
+    UNK_ID,
+    check_special_ids,
+    get_tokenizer,
+)
+from .tokens import Examples, classification_examples, mlm_sequences
+
+_LAZY = {"MLMDataModule", "ClassificationDataModule"}
+
+__all__ = [
+    "CLS_ID",
+    "COUNTERS",
+    "IGNORE_INDEX",
+    "MASK_ID",
+    "PAD_ID",
+    "SEP_ID",
+    "SPECIAL_IDS",
+    "SPECIAL_TOKENS",
+    "UNK_ID",
+    "ClassificationDataModule",
+    "CorruptCacheError",
+    "Corpus",
+    "DataConfig",
+    "Examples",
+    "MLMDataModule",
+    "TokenizerConfig",
+    "atomic_write",
+    "cached",
+    "check_special_ids",
+    "classification_examples",
+    "context_free_loss",
+    "fingerprint",
+    "get_tokenizer",
+    "load_split",
+    "mask_tokens",
+    "mlm_sequences",
+    "unigram_loss",
+]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        from . import datamodule
+
+        return getattr(datamodule, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,95 @@
+"""On-disk cache mechanics: content fingerprints, atomic writes, and build-once under a file lock.
+
+A cache file is only ever created by ``os.replace`` of a complete temporary file, so a reader never sees
+half a file. Building happens under ``<file>.lock`` (``filelock``), so when several processes ask for the
+same missing file at once, one builds it and the others wait and then read it. A file that exists but
+cannot be read (truncated, garbage) is logged and rebuilt automatically.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from filelock import FileLock
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Per-process counts of expensive work ("train_tokenizer", "encode_batch", "cache_build"); they let tests and
+# callers check that a warm start did none of it.
+COUNTERS: Counter[str] = Counter()
+
+
+class CorruptCacheError(ValueError):
+    """A cache file exists but cannot be read; the message names the file and says to delete it."""
+
+    def __init__(self, path: str | os.PathLike, reason: object) -> None:
+        first_line = str(reason).strip().splitlines()[0] if str(reason).strip() else type(reason).__name__
+        super().__init__(f"cache file {path} is unreadable ({first_line}); delete it to rebuild")
+
+
+def fingerprint(path: str | os.PathLike) -> str:
+    """sha256 (hex) of a file's bytes, computed once per process for each (path, size, mtime)."""
+    resolved = Path(path).resolve()
+    stat = resolved.stat()
+    return _sha256_file(str(resolved), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=256)
+def _sha256_file(path: str, size: int, mtime_ns: int) -> str:
+    sha = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            sha.update(chunk)
+    return sha.hexdigest()
+
+
+def digest(obj) -> str:
+    """A short stable hash of a JSON-able description (sorted keys): the name part of a cache file."""
+    text = json.dumps(obj, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def atomic_write(path: str | os.PathLike, writer: Callable[[str], None]) -> None:
+    """Call ``writer(tmp_path)`` on a temporary file next to ``path``, then move it into place.
+
+    The temporary file is removed if ``writer`` raises (or is interrupted), so no partial file survives.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; cache files are meant to be shared like any output
+        writer(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def cached(path: str | os.PathLike, build: Callable[[str], None], load: Callable[[Path], T]) -> T:
+    """``load(path)``, first building the file with ``build(tmp_path)`` if it is missing or unreadable.
+
+    ``load`` signals an unreadable file by raising :class:`CorruptCacheError`; the file is then rebuilt.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(f"{path}.lock"):
+        if path.exists():
+            try:
+                return load(path)
+            except CorruptCacheError as err:
+                log.warning("%s; rebuilding it now", err)
+        COUNTERS["cache_build"] += 1
+        atomic_write(path, build)
+        return load(path)

@@ -1,0 +1,150 @@
+"""Lightning DataModules: masked-LM pre-training and sentence classification.
+
+Every random choice comes from generators seeded here (never the global RNG), so two models trained with
+the same seed see exactly the same batches and masks, and every run is validated on the same masked tokens.
+"""
+
+from __future__ import annotations
+
+import torch
+from lightning.pytorch import LightningDataModule
+from tokenizers import Tokenizer
+from torch.utils.data import DataLoader
+
+from .baselines import context_free_loss, unigram_loss
+from .batches import MaskingCollate, PaddedBatches, RowBatches, as_batch
+from .config import DataConfig
+from .masking import mask_tokens
+from .tokenizer import check_special_ids, get_tokenizer
+from .tokens import Examples, classification_examples, mlm_sequences
+
+EVAL_MASK_SEED = 1234  # validation/test masks: the same for every run seed and every architecture
+
+
+class MLMDataModule(LightningDataModule):
+    """Masked-LM batches ``{"input_ids", "labels"}`` (B, seq_len) of packed, unpadded rows (no attention mask).
+
+    ``val_sequences`` keeps the first rows of validation (all if None); they are masked once, at setup.
+    """
+
+    def __init__(self, data: DataConfig, seed: int, mask_prob: float = 0.15, val_sequences: int | None = None):
+        super().__init__()
+        self.data, self.seed, self.mask_prob, self.val_sequences = data, seed, mask_prob, val_sequences
+        self.tokenizer: Tokenizer | None = None
+        self.train_ids: torch.Tensor | None = None  # (N, seq_len) clean rows
+        self.val: dict[str, torch.Tensor] | None = None  # masked once: input_ids, labels (N, seq_len)
+        self.test: dict[str, torch.Tensor] | None = None
+        self._baselines: dict[str, float] = {}
+
+    def setup(self, stage: str | None = None) -> None:
+        """Load (or build once) the tokenizer and token caches; repeated calls are free."""
+        if self.tokenizer is None:
+            self.tokenizer = get_tokenizer(self.data)
+        if stage in (None, "fit", "validate") and self.val is None:
+            self.train_ids = mlm_sequences(self.data, "train", self.tokenizer)
+            self.val = self._masked("validation", self.val_sequences)
+        if _wants_test(stage, self.data) and self.test is None:
+            self.test = self._masked("test", None)
+
+    def _masked(self, split: str, limit: int | None) -> dict[str, torch.Tensor]:
+        # Mask every row, then keep `limit`: a row's mask then never depends on how many rows are kept.
+        rows = mlm_sequences(self.data, split, self.tokenizer)
+        generator = torch.Generator().manual_seed(EVAL_MASK_SEED)
+        inputs, labels = mask_tokens(rows, generator, self.vocab_size, self.mask_prob)
+        return {"input_ids": inputs[:limit], "labels": labels[:limit]}
+
+    @property
+    def vocab_size(self) -> int:
+        return _ready(self.tokenizer, "vocab_size").get_vocab_size()
+
+    @property
+    def unigram_loss(self) -> float:
+        """Validation loss (nats) of predicting every masked token by the training unigram distribution."""
+        if "unigram" not in self._baselines:
+            val = _ready(self.val, "unigram_loss")
+            self._baselines["unigram"] = unigram_loss(self.train_ids, val["labels"], self.vocab_size)
+        return self._baselines["unigram"]
+
+    @property
+    def context_free_loss(self) -> float:
+        """Validation loss (nats) of the best predictor that sees only the token at each position."""
+        if "context_free" not in self._baselines:
+            val = _ready(self.val, "context_free_loss")
+            self._baselines["context_free"] = context_free_loss(self.train_ids, val["input_ids"], val["labels"],
+                                                                self.vocab_size)
+        return self._baselines["context_free"]
+
+    def train_dataloader(self) -> DataLoader:
+        rows = RowBatches(input_ids=_ready(self.train_ids, "train_dataloader"))
+        collate = MaskingCollate(self.seed, self.vocab_size, self.mask_prob)
+        return DataLoader(rows, batch_size=self.data.batch_size, shuffle=True,
+                          generator=torch.Generator().manual_seed(self.seed), collate_fn=collate, num_workers=0)
+
+    def val_dataloader(self) -> DataLoader:
+        return _eval_loader(RowBatches(**_ready(self.val, "val_dataloader")), self.data.batch_size)
+
+    def test_dataloader(self) -> DataLoader:
+        return _eval_loader(RowBatches(**_ready(self.test, "test_dataloader")), self.data.batch_size)
+
+
+class ClassificationDataModule(LightningDataModule):
+    """Classification batches ``{"input_ids", "attention_mask", "labels"}``, padded to the batch's longest.
+
+    ``tokenizer``: reuse one (e.g. the pre-training tokenizer when fine-tuning); None trains or loads one
+    on this data's own training split.
+    """
+
+    def __init__(self, data: DataConfig, seed: int, tokenizer: Tokenizer | None = None):
+        super().__init__()
+        if tokenizer is not None:
+            check_special_ids(tokenizer)
+        self.data, self.seed, self.tokenizer = data, seed, tokenizer
+        self.train: Examples | None = None
+        self.val: Examples | None = None
+        self.test: Examples | None = None
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.tokenizer is None:
+            self.tokenizer = get_tokenizer(self.data)
+        if stage in (None, "fit", "validate") and self.val is None:
+            self.train = classification_examples(self.data, "train", self.tokenizer)
+            self.val = classification_examples(self.data, "validation", self.tokenizer)
+        if _wants_test(stage, self.data) and self.test is None:
+            self.test = classification_examples(self.data, "test", self.tokenizer)
+
+    @property
+    def vocab_size(self) -> int:
+        return _ready(self.tokenizer, "vocab_size").get_vocab_size()
+
+    @property
+    def n_classes(self) -> int:
+        """Largest label of train and validation + 1, at least 2."""
+        parts = [_ready(self.train, "n_classes").labels] + ([self.val.labels] if self.val is not None else [])
+        labels = torch.cat(parts)
+        return max(2, int(labels.max()) + 1) if len(labels) else 2
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(PaddedBatches(_ready(self.train, "train_dataloader")), batch_size=self.data.batch_size,
+                          shuffle=True, generator=torch.Generator().manual_seed(self.seed), collate_fn=as_batch,
+                          num_workers=0)
+
+    def val_dataloader(self) -> DataLoader:
+        return _eval_loader(PaddedBatches(_ready(self.val, "val_dataloader")), self.data.batch_size)
+
+    def test_dataloader(self) -> DataLoader:
+        return _eval_loader(PaddedBatches(_ready(self.test, "test_dataloader")), self.data.batch_size)
+
+
+def _eval_loader(dataset, batch_size: int) -> DataLoader:
+    return DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=as_batch, num_workers=0)
+
+
+def _wants_test(stage: str | None, data: DataConfig) -> bool:
+    """stage "test" always loads the test split (a missing one is an error); stage None only if configured."""
+    return stage == "test" or (stage is None and data.test is not None)
+
+
+def _ready(value, what: str):
+    if value is None:
+        raise RuntimeError(f"{what} needs setup() first (with a stage that loads it)")
+    return value

@@ -1,0 +1,74 @@
+"""Hugging Face ``datasets`` splits as ``(text, label)`` records (imported lazily: ``datasets`` is slow to import)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from .cache import fingerprint
+from .config import DataConfig
+from .readers import parse_label
+
+
+def resolved_data_files(cfg: DataConfig):
+    """``cfg.data_files`` with each path that exists locally made absolute; others (globs, hub paths) as given."""
+
+    def one(path: str) -> str:
+        try:
+            return str(cfg.resolve(path))
+        except FileNotFoundError:
+            return path
+
+    files = cfg.data_files
+    if files is None or isinstance(files, str):
+        return files if files is None else one(files)
+    if isinstance(files, dict):
+        return {k: one(v) if isinstance(v, str) else [one(p) for p in v] for k, v in files.items()}
+    return [one(p) for p in files]
+
+
+def hf_identity(cfg: DataConfig, split: str) -> list:
+    """What names the content of an hf split: path, name, split and the local data files' fingerprints."""
+
+    def ident(path: str) -> str:
+        return fingerprint(path) if Path(path).is_file() else path
+
+    files = resolved_data_files(cfg)
+    if isinstance(files, str):
+        files = ident(files)
+    elif isinstance(files, dict):
+        files = {k: ident(v) if isinstance(v, str) else [ident(p) for p in v] for k, v in files.items()}
+    elif files is not None:
+        files = [ident(p) for p in files]
+    return [cfg.hf_path, cfg.hf_name, split, files]
+
+
+def read_hf(cfg: DataConfig, split: str) -> Iterator[tuple[str, int | None]]:
+    """Records of ``datasets.load_dataset(hf_path, hf_name, split=split, data_files=...)``, read lazily."""
+    from datasets import load_dataset
+
+    ds = load_dataset(cfg.hf_path, cfg.hf_name, split=split, data_files=resolved_data_files(cfg),
+                      cache_dir=cfg.hf_cache_dir)
+    where = f"{cfg.hf_path}/{cfg.hf_name or ''}:{split}"
+    text_column = _column(ds.column_names, cfg.text_column, "text_column", where)
+    label_column = None if cfg.label_column is None else _column(ds.column_names, cfg.label_column,
+                                                                 "label_column", where)
+    row = 0
+    for batch in ds.iter(batch_size=1024):
+        labels = batch[label_column] if label_column else [None] * len(batch[text_column])
+        for text, label in zip(batch[text_column], labels, strict=True):
+            row += 1
+            if not isinstance(text, str):
+                raise ValueError(f"text {text!r} in {where} row {row} is not a string")
+            yield text, None if label_column is None else parse_label(label, where, row, unit="row")
+
+
+def _column(names: list[str], column: str | int, what: str, where: str) -> str:
+    if isinstance(column, int):
+        if column >= len(names):
+            raise ValueError(f"{what}={column} is out of range for {where}; it has {len(names)} columns: "
+                             f"{', '.join(names)}")
+        return names[column]
+    if column not in names:
+        raise ValueError(f"{what}={column!r} is not a column of {where}; it has: {', '.join(names)}")
+    return column

@@ -1,0 +1,149 @@
+"""Readers for local corpus files: plain text, csv, tsv and jsonl, each optionally gz/xz/bz2-compressed.
+
+Every reader yields ``(text, label)`` records in file order; ``label`` is a non-negative int, or None when
+the config has no ``label_column``. Errors name the file, the line and the bad value in one line.
+"""
+
+from __future__ import annotations
+
+import bz2
+import csv
+import gzip
+import itertools
+import json
+import lzma
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TextIO
+
+from .config import DataConfig
+
+COMPRESSED = {".gz": gzip.open, ".xz": lzma.open, ".bz2": bz2.open}
+EXTENSIONS = {".txt": "text", ".text": "text", ".tokens": "text", ".raw": "text", ".csv": "csv",
+              ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+_INT = re.compile(r"\+?\d+")
+Record = tuple[str, "int | None"]
+
+
+def infer_format(path: Path, fmt: str) -> str:
+    """``fmt`` unless it is ``auto``; then the format named by the extension, after any compression suffix."""
+    if fmt != "auto":
+        return fmt
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] in COMPRESSED:
+        suffixes.pop()
+    found = EXTENSIONS.get(suffixes[-1] if suffixes else "")
+    if found is None:
+        raise ValueError(f"cannot tell the format of '{path.name}' from its extension; set format to one of "
+                         f"text, csv, tsv, jsonl (known extensions: {', '.join(EXTENSIONS)})")
+    return found
+
+
+def open_text(path: Path, newline: str | None = None) -> TextIO:
+    """Open a UTF-8 text file for reading, decompressing by suffix (.gz, .xz, .bz2)."""
+    opener = COMPRESSED.get(path.suffix.lower(), open)
+    return opener(path, "rt", encoding="utf-8", newline=newline)
+
+
+def parse_label(value, path: Path | str, line: int, unit: str = "line") -> int:
+    """``value`` as a class index; anything but a non-negative integer is a one-line error."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str) and _INT.fullmatch(value.strip()):
+        return int(value)
+    raise ValueError(f"bad label {value!r} in {path} {unit} {line}: labels must be non-negative integers")
+
+
+def read_records(path: Path, cfg: DataConfig) -> Iterator[Record]:
+    """All records of one local file, in order."""
+    fmt = infer_format(path, cfg.format)
+    if fmt == "text":
+        return _read_text(path, cfg)
+    if fmt == "jsonl":
+        return _read_jsonl(path, cfg)
+    return _read_delimited(path, fmt, cfg)
+
+
+def _read_text(path: Path, cfg: DataConfig) -> Iterator[Record]:
+    if cfg.label_column is not None:
+        raise ValueError(f"label_column={cfg.label_column!r} needs a csv, tsv or jsonl file; {path} is plain text")
+    with open_text(path) as f:
+        for line in f:
+            yield line, None
+
+
+def _read_jsonl(path: Path, cfg: DataConfig) -> Iterator[Record]:
+    for name in ("text_column", "label_column"):
+        if isinstance(getattr(cfg, name), int):
+            raise ValueError(f"{name}={getattr(cfg, name)!r} is an index, but jsonl columns are named ({path})")
+    with open_text(path) as f:
+        for number, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"bad JSON in {path} line {number}: {err}") from None
+            if not isinstance(row, dict):
+                raise ValueError(f"{path} line {number} is not a JSON object")
+            text = _field(row, cfg.text_column, path, number)
+            if not isinstance(text, str):
+                raise ValueError(f"text {text!r} in {path} line {number} is not a string")
+            label = None if cfg.label_column is None else _field(row, cfg.label_column, path, number)
+            yield text, None if label is None else parse_label(label, path, number)
+
+
+def _field(row: dict, name: str, path: Path, line: int):
+    if name not in row:
+        raise ValueError(f"column {name!r} missing in {path} line {line}; it has: {', '.join(row)}")
+    return row[name]
+
+
+def _read_delimited(path: Path, fmt: str, cfg: DataConfig) -> Iterator[Record]:
+    with open_text(path, newline="") as f:
+        # GLUE's TSV files are unquoted (sentences contain bare quotes); CSV is RFC 4180.
+        reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE) if fmt == "tsv" else csv.reader(f)
+        first = next(reader, None)
+        if first is None:
+            return
+        header = first if has_header(first, cfg) else None
+        text_i = column_index(cfg.text_column, header, "text_column", path)
+        label_i = None if cfg.label_column is None else column_index(cfg.label_column, header, "label_column", path)
+        rows = reader if header else itertools.chain([first], reader)
+        for row in rows:
+            if not row:
+                continue  # a blank line
+            text = _cell(row, text_i, path, reader.line_num)
+            label = None if label_i is None else parse_label(_cell(row, label_i, path, reader.line_num), path,
+                                                             reader.line_num)
+            yield text, label
+
+
+def has_header(first: list[str], cfg: DataConfig) -> bool:
+    """``cfg.header``, or for ``auto``: the first row names a configured column, or its label cell is not a number."""
+    if cfg.header != "auto":
+        return cfg.header
+    names = [c for c in (cfg.text_column, cfg.label_column) if isinstance(c, str)]
+    if any(name in first for name in names):
+        return True
+    if isinstance(cfg.label_column, int) and cfg.label_column < len(first):
+        return not _INT.fullmatch(first[cfg.label_column].strip())
+    return False
+
+
+def column_index(column: str | int, header: list[str] | None, what: str, path: Path) -> int:
+    if isinstance(column, int):
+        return column
+    if header is None:
+        raise ValueError(f"{what}={column!r} is a column name but {path} has no header row; "
+                         "use a 0-based index or set header: true")
+    if column not in header:
+        raise ValueError(f"{what}={column!r} is not a column of {path}; its header has: {', '.join(header)}")
+    return header.index(column)
+
+
+def _cell(row: list[str], index: int, path: Path, line: int) -> str:
+    if index >= len(row):
+        raise ValueError(f"{path} line {line} has {len(row)} columns; column index {index} is missing")
+    return row[index]

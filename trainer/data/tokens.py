@@ -1,0 +1,165 @@
+"""Token caches: each split tokenized once and stored compactly under ``<cache_dir>/tokens/``.
+
+Masked-LM data is one stream of documents, each followed by [SEP], cut into full rows of ``seq_len`` tokens
+(RoBERTa's FULL-SENTENCES packing: no padding, the ragged tail dropped). Classification data keeps one
+example per document, ``[CLS] tokens [SEP]`` truncated to ``seq_len``, packed end to end with offsets.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tokenizers import Tokenizer
+
+from .cache import COUNTERS, CorruptCacheError, cached, digest
+from .config import DataConfig
+from .corpus import load_split, split_identity
+from .tokenizer import CLS_ID, SEP_ID, allow_parallelism, tokenizer_hash
+
+log = logging.getLogger(__name__)
+
+TOKENS_VERSION = 1  # bump when the packing below changes
+ENCODE_CHUNK = 8192  # documents per encode_batch call: bounds the memory held by Encoding objects
+
+
+@dataclass(frozen=True)
+class Examples:
+    """N variable-length examples packed end to end.
+
+    ``ids`` (total,) int64; ``offsets`` (N + 1,) int64, example i is ``ids[offsets[i]:offsets[i + 1]]``;
+    ``labels`` (N,) int64. Indexing gives ``(ids_i, label_i)``.
+    """
+
+    ids: torch.Tensor
+    offsets: torch.Tensor
+    labels: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.ids[self.offsets[i]:self.offsets[i + 1]], self.labels[i]
+
+    @property
+    def lengths(self) -> torch.Tensor:
+        return self.offsets[1:] - self.offsets[:-1]
+
+
+def mlm_sequences(cfg: DataConfig, split: str, tokenizer: Tokenizer) -> torch.Tensor:
+    """(N, seq_len) int64 rows of ``split``'s token stream, from the cache or tokenized and cached first."""
+    path = token_cache_path(cfg, split, tokenizer, "mlm", ".npy")
+    rows = cached(path, lambda tmp: _save(tmp, _np_save, _pack_rows(cfg, split, tokenizer)),
+                  lambda p: _load_rows(p, cfg.seq_len))
+    return torch.from_numpy(rows.astype(np.int64))
+
+
+def classification_examples(cfg: DataConfig, split: str, tokenizer: Tokenizer) -> Examples:
+    """``split``'s labelled documents as ``[CLS] tokens [SEP]`` (at most ``seq_len`` ids), cached."""
+    path = token_cache_path(cfg, split, tokenizer, "cls", ".npz")
+    arrays = cached(path, lambda tmp: _save(tmp, _np_savez, _pack_examples(cfg, split, tokenizer)), _load_examples)
+    return Examples(*(torch.from_numpy(a.astype(np.int64)) for a in arrays))
+
+
+def token_cache_path(cfg: DataConfig, split: str, tokenizer: Tokenizer, kind: str, suffix: str) -> Path:
+    key = digest({"version": TOKENS_VERSION, "data": split_identity(cfg, split), "kind": kind,
+                  "tokenizer": tokenizer_hash(tokenizer), "seq_len": cfg.seq_len})
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", cfg.name)
+    return Path(cfg.cache_dir) / "tokens" / f"{name}-{split}-{kind}{cfg.seq_len}-{key}{suffix}"
+
+
+def encode(tokenizer: Tokenizer, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """All documents' ids (no special tokens) concatenated, and each document's length: (total,), (N,)."""
+    allow_parallelism()
+    # encode_batch_fast (tokenizers >= 0.21) skips the character offsets this package never reads.
+    encode_batch = getattr(tokenizer, "encode_batch_fast", tokenizer.encode_batch)
+    ids, lengths = [], []
+    for start in range(0, len(texts), ENCODE_CHUNK):
+        id_lists = [e.ids for e in encode_batch(texts[start:start + ENCODE_CHUNK], add_special_tokens=False)]
+        COUNTERS["encode_batch"] += 1
+        lengths.append(np.array([len(x) for x in id_lists], dtype=np.int64))
+        ids.append(np.fromiter(itertools.chain.from_iterable(id_lists), dtype=np.int64, count=int(lengths[-1].sum())))
+    if not ids:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(ids), np.concatenate(lengths)
+
+
+def storage_dtype(vocab_size: int) -> np.dtype:
+    return np.dtype(np.uint16) if vocab_size <= 1 << 16 else np.dtype(np.int32)
+
+
+def _pack_rows(cfg: DataConfig, split: str, tokenizer: Tokenizer) -> np.ndarray:
+    start = time.perf_counter()
+    ids, lengths = encode(tokenizer, load_split(cfg, split).texts)
+    stream = np.full(len(ids) + len(lengths), SEP_ID, dtype=storage_dtype(tokenizer.get_vocab_size()))
+    is_sep = np.zeros(len(stream), dtype=bool)
+    is_sep[np.cumsum(lengths + 1) - 1] = True
+    stream[~is_sep] = ids
+    n_rows = len(stream) // cfg.seq_len
+    if n_rows == 0:
+        raise ValueError(f"the {split} split of '{cfg.name}' has {len(stream)} tokens, fewer than "
+                         f"seq_len={cfg.seq_len}; lower seq_len or use more documents")
+    log.info("tokenized %s/%s: %d documents, %d tokens, %d rows of %d in %.1f s", cfg.name, split, len(lengths),
+             len(stream), n_rows, cfg.seq_len, time.perf_counter() - start)
+    return stream[: n_rows * cfg.seq_len].reshape(n_rows, cfg.seq_len)
+
+
+def _pack_examples(cfg: DataConfig, split: str, tokenizer: Tokenizer) -> dict[str, np.ndarray]:
+    corpus = load_split(cfg, split)
+    if corpus.labels is None:
+        raise ValueError(f"data '{cfg.name}' has no label_column; classification needs labels")
+    ids, lengths = encode(tokenizer, corpus.texts)
+    body = np.minimum(lengths, cfg.seq_len - 2)
+    # Keep each document's first `body` ids: position within its document < its kept length.
+    position = np.arange(len(ids)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    kept = ids[position < np.repeat(body, lengths)]
+    offsets = np.concatenate([[0], np.cumsum(body + 2)])
+    packed = np.empty(offsets[-1], dtype=storage_dtype(tokenizer.get_vocab_size()))
+    is_body = np.ones(len(packed), dtype=bool)
+    is_body[offsets[:-1]] = is_body[offsets[1:] - 1] = False
+    packed[offsets[:-1]] = CLS_ID
+    packed[offsets[1:] - 1] = SEP_ID
+    packed[is_body] = kept
+    log.info("tokenized %s/%s: %d examples, %d truncated to %d", cfg.name, split, len(lengths),
+             int((lengths > body).sum()), cfg.seq_len)
+    return {"ids": packed, "offsets": offsets, "labels": np.asarray(corpus.labels, dtype=np.int64)}
+
+
+def _save(tmp: str, saver, data) -> None:
+    with open(tmp, "wb") as f:
+        saver(f, data)
+
+
+def _np_save(f, array: np.ndarray) -> None:
+    np.save(f, array, allow_pickle=False)
+
+
+def _np_savez(f, arrays: dict[str, np.ndarray]) -> None:
+    np.savez(f, **arrays)
+
+
+def _load_rows(path: Path, seq_len: int) -> np.ndarray:
+    try:
+        rows = np.load(path, allow_pickle=False)
+    except Exception as err:  # numpy raises ValueError, EOFError or OSError depending on where the damage is
+        raise CorruptCacheError(path, err) from None
+    if rows.ndim != 2 or rows.shape[1] != seq_len or rows.dtype.kind not in "iu":
+        raise CorruptCacheError(path, f"expected integer rows of {seq_len}, found {rows.dtype} {rows.shape}")
+    return rows
+
+
+def _load_examples(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            ids, offsets, labels = z["ids"], z["offsets"], z["labels"]
+    except Exception as err:  # a damaged zip fails in zipfile, numpy or on a missing key
+        raise CorruptCacheError(path, err) from None
+    if len(offsets) != len(labels) + 1 or offsets[0] != 0 or offsets[-1] != len(ids) or np.any(np.diff(offsets) < 2):
+        raise CorruptCacheError(path, "ids, offsets and labels do not fit together")
+    return ids, offsets, labels

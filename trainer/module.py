@@ -1,0 +1,133 @@
+"""LightningModules: masked-LM pre-training and sequence classification on a ``search_space`` encoder."""
+
+from __future__ import annotations
+
+import math
+
+import lightning.pytorch as pl
+import torch
+import torch.nn.functional as F
+from torchmetrics import MeanMetric
+from torchmetrics.classification import BinaryF1Score, MulticlassAccuracy, MulticlassMatthewsCorrCoef
+
+from search_space import MaskedLM, SequenceClassifier
+
+from .config import OptimConfig
+
+
+def lr_lambda(optim: OptimConfig, total_steps: int):
+    """Multiplier of the base lr at each step: linear warm-up, then linear/cosine decay or constant."""
+    warmup = int(optim.warmup_ratio * total_steps)
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        if optim.schedule == "constant":
+            return 1.0
+        progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
+        decay = 1.0 - progress if optim.schedule == "linear" else 0.5 * (1.0 + math.cos(math.pi * progress))
+        return optim.min_lr_ratio + (1.0 - optim.min_lr_ratio) * decay
+
+    return factor
+
+
+def adamw(model: torch.nn.Module, optim: OptimConfig, total_steps: int):
+    """AdamW without weight decay on biases, norms and embeddings (1-D tensors and the embedding)."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        (no_decay if p.ndim < 2 or "embed" in name else decay).append(p)
+    groups = [{"params": decay, "weight_decay": optim.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    opt = torch.optim.AdamW(groups, lr=optim.lr, betas=optim.betas, eps=optim.eps)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(optim, total_steps))
+    return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+class _Base(pl.LightningModule):
+    def __init__(self, optim: OptimConfig, total_steps: int) -> None:
+        super().__init__()
+        self.optim, self.total_steps = optim, total_steps
+
+    def configure_optimizers(self):
+        return adamw(self.model, self.optim, self.total_steps)
+
+
+class MaskedLMModule(_Base):
+    """Masked-LM: cross-entropy on the selected tokens only (logits are computed only there).
+
+    Batches: ``input_ids`` (B, T), ``labels`` (B, T) with -100 where nothing is predicted, optional
+    ``attention_mask`` (B, T). Logs train/loss, val/mlm_loss (token-weighted), val/mlm_acc, val/ppl.
+    """
+
+    def __init__(self, model: MaskedLM, optim: OptimConfig, total_steps: int) -> None:
+        super().__init__(optim, total_steps)
+        self.model = model
+        self.val_loss = MeanMetric()
+        self.val_acc = MeanMetric()
+
+    def _logits(self, batch):
+        labels = batch["labels"]
+        selected = labels != -100  # (B, T)
+        logits = self.model(batch["input_ids"], batch.get("attention_mask"), positions=selected)  # (N, V)
+        return logits, labels[selected]
+
+    def training_step(self, batch, batch_idx):
+        logits, targets = self._logits(batch)
+        loss = F.cross_entropy(logits.float(), targets)
+        self.log("train/loss", loss, prog_bar=True)
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        logits, targets = self._logits(batch)
+        n = targets.numel()
+        self.val_loss.update(F.cross_entropy(logits.float(), targets), weight=n)
+        self.val_acc.update((logits.argmax(-1) == targets).float().mean(), weight=n)
+
+    def on_validation_epoch_end(self):
+        loss = self.val_loss.compute()
+        self.log_dict({"val/mlm_loss": loss, "val/mlm_acc": self.val_acc.compute(), "val/ppl": loss.exp()},
+                      prog_bar=True)
+        self.val_loss.reset()
+        self.val_acc.reset()
+
+
+class ClassifierModule(_Base):
+    """Sequence classification: cross-entropy; val/acc, val/loss, and for two classes val/f1 and val/mcc.
+
+    Batches: ``input_ids`` (B, T), ``attention_mask`` (B, T), ``labels`` (B,).
+    """
+
+    def __init__(self, model: SequenceClassifier, optim: OptimConfig, total_steps: int, n_classes: int) -> None:
+        super().__init__(optim, total_steps)
+        self.model = model
+        self.val_loss = MeanMetric()
+        self.val_acc = MulticlassAccuracy(n_classes, average="micro")
+        self.val_mcc = MulticlassMatthewsCorrCoef(n_classes)
+        self.val_f1 = BinaryF1Score() if n_classes == 2 else None
+
+    def training_step(self, batch, batch_idx):
+        logits = self.model(batch["input_ids"], batch["attention_mask"])
+        loss = F.cross_entropy(logits.float(), batch["labels"])
+        self.log("train/loss", loss, prog_bar=True)
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        logits = self.model(batch["input_ids"], batch["attention_mask"]).float()
+        labels = batch["labels"]
+        self.val_loss.update(F.cross_entropy(logits, labels), weight=labels.numel())
+        preds = logits.argmax(-1)
+        self.val_acc.update(preds, labels)
+        self.val_mcc.update(preds, labels)
+        if self.val_f1 is not None:
+            self.val_f1.update(preds, labels)
+
+    def on_validation_epoch_end(self):
+        metrics = {"val/loss": self.val_loss.compute(), "val/acc": self.val_acc.compute(),
+                   "val/mcc": self.val_mcc.compute()}
+        if self.val_f1 is not None:
+            metrics["val/f1"] = self.val_f1.compute()
+        self.log_dict(metrics, prog_bar=True)
+        for m in (self.val_loss, self.val_acc, self.val_mcc, self.val_f1):
+            if m is not None:
+                m.reset()

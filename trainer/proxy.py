@@ -1,0 +1,236 @@
+"""One proxy run: an architecture and a config (and optionally an Optuna trial) -> metrics.
+
+Tasks: ``mlm`` (objective: validation masked-LM loss), ``classify`` (from scratch; validation accuracy)
+and ``pretrain_finetune`` (masked-LM pre-training, then fine-tuning; validation accuracy).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import lightning.pytorch as pl
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from search_space import Architecture, MaskedLM, ModelConfig, SequenceClassifier, build_encoder
+from search_space.cost import count_params, flops
+
+from .callbacks import NonFiniteGuard, ObjectiveCurve, StepProgressBar, Stopwatch
+from .config import TaskConfig, TrainerConfig, check_run_config
+from .data import ClassificationDataModule, DataConfig, MLMDataModule
+from .module import ClassifierModule, MaskedLMModule
+from .tracking import RunInfo, finish, make_logger
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ProxyResult:
+    """What a proxy run measured. ``state`` is complete, pruned or failed (then ``reason`` says why)."""
+
+    arch: str
+    key: str
+    task: str
+    state: str
+    objective_name: str
+    objective: float | None
+    metrics: dict[str, float] = field(default_factory=dict)
+    curve: list[tuple[int, float]] = field(default_factory=list)
+    params: int = 0
+    flops: int = 0
+    steps: int = 0
+    tokens_per_s: float = 0.0
+    wall_s: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+    reason: str | None = None
+    run_dir: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class _Phase:
+    """Outcome of one Lightning fit."""
+
+    steps: int
+    metrics: dict[str, float]
+    curve: list[tuple[int, float]]
+    pruned: bool
+    reason: str | None
+
+
+def resolve_precision(precision: str) -> str:
+    """``auto``: bf16 mixed precision on a GPU that has it, 16-bit mixed on older GPUs, else fp32."""
+    if precision != "auto":
+        return precision
+    if torch.cuda.is_available():
+        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
+    return "32-true"
+
+
+def _trainer(tcfg: TrainerConfig, max_steps: int, callbacks: list, logger, description: str) -> pl.Trainer:
+    if tcfg.progress_bar:
+        callbacks = [*callbacks, StepProgressBar(description)]
+    return pl.Trainer(
+        max_steps=max_steps,
+        max_epochs=-1,
+        max_time=timedelta(seconds=tcfg.max_time) if tcfg.max_time else None,
+        val_check_interval=min(tcfg.val_check_interval, max_steps),
+        check_val_every_n_epoch=None,
+        limit_val_batches=tcfg.limit_val_batches if tcfg.limit_val_batches is not None else 1.0,
+        num_sanity_val_steps=0,
+        gradient_clip_val=tcfg.gradient_clip_val,
+        precision=resolve_precision(tcfg.precision),
+        accelerator=tcfg.accelerator,
+        devices=tcfg.devices,
+        strategy=tcfg.strategy,
+        logger=logger if logger is not None else False,
+        callbacks=callbacks,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        enable_progress_bar=tcfg.progress_bar,
+        log_every_n_steps=tcfg.log_every_n_steps,
+    )
+
+
+def _fit(module, datamodule, tcfg: TrainerConfig, max_steps: int, monitor: str, clock: Stopwatch,
+         logger, trial=None, step_offset: int = 0, label: str = "train") -> _Phase:
+    """Train, validating every ``val_check_interval`` steps and once more at the end if needed."""
+    curve = ObjectiveCurve(monitor, trial, step_offset)
+    guard = NonFiniteGuard()
+    trainer = _trainer(tcfg, max_steps, [curve, guard, clock], logger, label)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+        trainer.fit(module, datamodule=datamodule)
+        if guard.reason is None and curve.pruned_at is None and curve.last_step != trainer.global_step:
+            trainer.validate(module, datamodule=datamodule, verbose=False)
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
+    return _Phase(trainer.global_step, metrics, curve.curve, curve.pruned_at is not None, guard.reason)
+
+
+def _model_settings(mcfg: ModelConfig) -> dict:
+    settings = mcfg.to_dict()
+    settings.pop("d_model")
+    return settings
+
+
+def _run_mlm(arch, cfg: dict, task: TaskConfig, tcfg: TrainerConfig, clock, logger, trial, max_steps=None):
+    dm = MLMDataModule(DataConfig.from_dict(cfg["data"]), cfg["seed"], mask_prob=task.mask_prob)
+    dm.setup("fit")
+    mcfg = ModelConfig.from_dict(cfg["model"])
+    encoder = build_encoder(arch, dm.vocab_size, dm.data.seq_len, d_model=mcfg.d_model, **_model_settings(mcfg))
+    steps = max_steps or tcfg.max_steps
+    module = MaskedLMModule(MaskedLM(encoder), tcfg.optim, steps)
+    monitor = task.objective if task.name == "mlm" else "val/mlm_loss"
+    phase = _fit(module, dm, tcfg, steps, monitor, clock, logger, trial if task.name == "mlm" else None,
+                 label="mlm" if task.name == "mlm" else "pretrain")
+    phase.metrics["val/unigram_loss"] = dm.unigram_loss
+    return phase, module.model, dm
+
+
+def _run_classify(arch, cfg, task, tcfg, clock, logger, trial, encoder=None, tokenizer=None, offset=0):
+    data = DataConfig.from_dict(task.finetune_data if task.name == "pretrain_finetune" else cfg["data"])
+    dm = ClassificationDataModule(data, cfg["seed"], tokenizer=tokenizer)
+    dm.setup("fit")
+    if encoder is None:
+        mcfg = ModelConfig.from_dict(cfg["model"])
+        encoder = build_encoder(arch, dm.vocab_size, data.seq_len, d_model=mcfg.d_model, **_model_settings(mcfg))
+    model = SequenceClassifier(encoder, dm.n_classes, task.pooling)
+    module = ClassifierModule(model, tcfg.optim, tcfg.max_steps, dm.n_classes)
+    phase = _fit(module, dm, tcfg, tcfg.max_steps, task.objective, clock, logger, trial, offset,
+                 label="finetune" if offset else "classify")
+    return phase, model, dm
+
+
+def _run_pretrain_finetune(arch, cfg, task, tcfg, clock, logger, trial):
+    pre, mlm, dm = _run_mlm(arch, cfg, task, tcfg, clock, logger, None, max_steps=task.pretrain_steps)
+    if pre.reason:
+        return pre, mlm, dm
+    fine, model, dm = _run_classify(arch, cfg, task, tcfg, clock, logger, trial, encoder=mlm.encoder,
+                                    tokenizer=dm.tokenizer, offset=pre.steps)
+    fine.metrics.update({f"pretrain/{k.split('/', 1)[1]}": v for k, v in pre.metrics.items()})
+    fine.steps += pre.steps
+    return fine, model, dm
+
+
+RUNNERS = {"mlm": _run_mlm, "classify": _run_classify, "pretrain_finetune": _run_pretrain_finetune}
+
+
+def _plain(cfg) -> dict:
+    return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
+
+
+def default_run_info(cfg: dict, arch: Architecture) -> RunInfo:
+    name = cfg.get("run_name") or "proxy"
+    return RunInfo(name=f"{name} {arch}", group=name, job_type="proxy",
+                   save_dir=Path(cfg.get("results_dir", "results")) / name)
+
+
+def run_proxy(arch: str | Architecture, cfg, trial=None, run: RunInfo | None = None) -> ProxyResult:
+    """Train ``arch`` with the budget in ``cfg.trainer`` on ``cfg.task`` and return what it measured.
+
+    Bad configuration raises ``ValueError`` before anything trains; failures while training (NaN loss,
+    out of memory, any exception) come back as ``state="failed"`` with the reason.
+    """
+    start = time.perf_counter()
+    cfg = _plain(cfg)
+    checked = check_run_config(arch, cfg)
+    arch, task, tcfg, mcfg = checked.arch, checked.task, checked.trainer, checked.model
+    if tcfg.threads:
+        torch.set_num_threads(tcfg.threads)
+    pl.seed_everything(cfg["seed"], verbose=False)
+    run = run or default_run_info(cfg, arch)
+    run.config = {**cfg, **run.config, "arch": str(arch), "arch_key": arch.key(),
+                  **{f"arch/{k}": v for k, v in arch.flat().items()}}
+    clock = Stopwatch(start)
+    logger = make_logger(cfg.get("logger"), run)
+    result = ProxyResult(str(arch), arch.key(), task.name, "failed", task.objective, None)
+    try:
+        phase, model, dm = RUNNERS[task.name](arch, cfg, task, tcfg, clock, logger, trial)
+    except (ValueError, FileNotFoundError):
+        finish(logger, {"state": "failed"}, failed=True)
+        raise
+    except Exception as e:  # noqa: BLE001  (a failed trial is recorded, not fatal)
+        log.debug("proxy run failed", exc_info=True)
+        result.reason = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+    else:
+        _fill(result, phase, model, dm, arch, mcfg)
+    result.wall_s = time.perf_counter() - start
+    result.timings = _timings(clock, result.wall_s)
+    result.tokens_per_s = clock.tokens / clock.train_s if clock.train_s else 0.0
+    summary = {"state": result.state, "objective": result.objective, "params": result.params,
+               "flops": result.flops, "tokens_per_s": result.tokens_per_s, "reason": result.reason or "",
+               **result.metrics, **{f"time/{k}": v for k, v in result.timings.items()}}
+    result.run_dir = finish(logger, summary, failed=result.state == "failed")
+    return result
+
+
+def _fill(result: ProxyResult, phase: _Phase, model, dm, arch, mcfg) -> None:
+    result.metrics, result.curve, result.steps = phase.metrics, phase.curve, phase.steps
+    result.params = count_params(model)
+    result.flops = flops(arch, dm.data.seq_len, d_model=mcfg.d_model)
+    value = phase.metrics.get(result.objective_name)
+    result.objective = value
+    if phase.reason:
+        result.reason = phase.reason
+    elif value is None or not math.isfinite(value):
+        result.reason = f"objective {result.objective_name} was not measured (got {value})"
+    else:
+        result.state = "pruned" if phase.pruned else "complete"
+
+
+def _timings(clock: Stopwatch, wall: float) -> dict[str, float]:
+    other = wall - clock.train_s - clock.val_s
+    return {"first_step_s": clock.first_step_s or float("nan"), "train_s": clock.train_s, "val_s": clock.val_s,
+            "other_s": other, "other_frac": other / wall if wall else float("nan")}
+
+
+__all__ = ["ProxyResult", "RunInfo", "run_proxy", "resolve_precision"]

@@ -1,0 +1,48 @@
+"""``layernas proxy``: run one proxy and print its metrics as a small table."""
+
+from __future__ import annotations
+
+import math
+
+from omegaconf import DictConfig, OmegaConf
+
+from .config import check_run_config
+
+
+def format_result(result) -> str:
+    """A two-column table of what a proxy run measured."""
+    rows = [("arch", result.arch), ("key", result.key), ("task", result.task), ("state", result.state)]
+    if result.reason:
+        rows.append(("reason", result.reason))
+    rows += [(name, _num(value)) for name, value in sorted(result.metrics.items())]
+    t = result.timings
+    rows += [
+        ("objective", f"{result.objective_name} = {_num(result.objective)}"),
+        ("parameters", f"{result.params:,}"),
+        ("FLOPs / sequence", f"{result.flops:,}"),
+        ("optimizer steps", str(result.steps)),
+        ("train tokens/s", f"{result.tokens_per_s:,.0f}"),
+        ("wall time", f"{result.wall_s:.1f} s (first step after {t.get('first_step_s', math.nan):.1f} s; "
+                      f"{100 * t.get('other_frac', math.nan):.1f}% outside train/val steps)"),
+    ]
+    if result.run_dir:
+        rows.append(("W&B run", result.run_dir))
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+
+
+def _num(value) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def main(cfg: DictConfig) -> int:
+    check_run_config(cfg.arch, OmegaConf.to_container(cfg, resolve=True))  # fail fast, before Lightning loads
+    from .logs import quiet_lightning
+    from .proxy import run_proxy
+
+    quiet_lightning()
+    result = run_proxy(cfg.arch, cfg)
+    print(format_result(result))
+    return 0 if result.state != "failed" else 1

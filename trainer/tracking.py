@@ -1,0 +1,110 @@
+"""Weights & Biases tracking through Lightning's ``WandbLogger``: offline by default, online with
+``logger=wandb``, nothing at all with ``logger=none``. One W&B run per training run, finished (with its
+summary and state) before the next one starts."""
+
+from __future__ import annotations
+
+import os
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MODES = ("offline", "online", "disabled")
+_SECRET_KEY = re.compile(r"(password|passwd|secret|api_?key|(^|[_-])token$)", re.IGNORECASE)
+_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]+:)(?P<pw>[^@\s]+)(?P<tail>@)")
+
+
+def redact(value: Any) -> Any:
+    """Mask passwords in URLs (``postgresql://user:***@host``) and values of secret-looking keys."""
+    if isinstance(value, str):
+        return _URL_PASSWORD.sub(r"\g<head>***\g<tail>", value)
+    if isinstance(value, dict):
+        return {k: "***" if _SECRET_KEY.search(str(k)) and v else redact(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(redact(v) for v in value)
+    return value
+
+
+@dataclass
+class RunInfo:
+    """Where and how one run is recorded."""
+
+    name: str
+    group: str
+    job_type: str
+    save_dir: Path
+    config: dict = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+
+
+def make_logger(logger_cfg: dict | None, run: RunInfo):
+    """A ``WandbLogger`` for the run, or None when tracking is off (``logger=none``)."""
+    logger_cfg = dict(logger_cfg or {})
+    if logger_cfg.get("kind", "wandb") == "none":
+        return None
+    mode = logger_cfg.get("mode", "offline")
+    if mode not in MODES:
+        raise ValueError(f"logger.mode={mode!r} is not allowed; allowed: {', '.join(MODES)}")
+    run.save_dir.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("WANDB_SILENT", "true")
+    init = dict(
+        project=logger_cfg.get("project", "layernas"),
+        entity=logger_cfg.get("entity"),
+        name=run.name,
+        group=run.group,
+        job_type=run.job_type,
+        tags=list(run.tags) + list(logger_cfg.get("tags") or []),
+        dir=str(run.save_dir),
+        mode=mode,
+        config=redact(run.config),
+        reinit="finish_previous",
+    )
+    return _deferred_logger_class()(lambda: _start(init, system_metrics=logger_cfg.get("system_metrics", False)))
+
+
+def _start(init: dict, system_metrics: bool):
+    """Start the W&B run (importing wandb is part of the cost, so it happens here, off the main thread)."""
+    import wandb
+
+    settings = wandb.Settings(console="off", x_disable_stats=not system_metrics, silent=True)
+    experiment = wandb.init(**init, settings=settings)
+    experiment.define_metric("trainer/global_step")
+    experiment.define_metric("*", step_metric="trainer/global_step", step_sync=True)
+    return experiment
+
+
+def _deferred_logger_class():
+    from lightning.pytorch.loggers import WandbLogger
+
+    class DeferredWandbLogger(WandbLogger):
+        """A ``WandbLogger`` whose run starts in a background thread: the first optimizer step does not wait
+        for W&B's start-up (seconds for the first run of a process); the first metrics do."""
+
+        def __init__(self, start) -> None:
+            super().__init__()
+            self._pending = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wandb-init").submit(start)
+
+        @property
+        def experiment(self):
+            if self._experiment is None:
+                self._experiment = self._pending.result()
+            return self._experiment
+
+        def log_hyperparams(self, params, *args, **kwargs) -> None:
+            """The run's config is given when it starts; Lightning's module hyperparameters add nothing."""
+
+    return DeferredWandbLogger
+
+
+def finish(logger, summary: dict, failed: bool = False) -> str | None:
+    """Write the summary, close the run (failed runs exit non-zero so W&B shows them as failed) and
+    return its local folder."""
+    if logger is None:
+        return None
+    experiment = logger.experiment
+    experiment.summary.update(redact(summary))
+    run_dir = str(Path(experiment.dir).parent)
+    experiment.finish(exit_code=1 if failed else 0)
+    return run_dir
