@@ -39,3 +39,18 @@ def proxy_cfg(tmp_path):
             return compose("proxy", overrides=[*TINY, f"results_dir={tmp_path / 'results'}", *overrides])
 
     return make
+
+
+@pytest.fixture
+def search_cfg(tmp_path):
+    """``search_cfg(*overrides)``: the composed ``search`` config as a plain dict, tiny trials, results
+    under tmp_path, no W&B unless asked."""
+    from omegaconf import OmegaConf
+
+    def make(*overrides: str, name: str = "search"):
+        with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+            cfg = compose(name, overrides=[*TINY, "model.n_sublayers=2", f"results_dir={tmp_path / 'results'}",
+                                           "study.name=t", *overrides])
+        return OmegaConf.to_container(cfg, resolve=True)
+
+    return make

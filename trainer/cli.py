@@ -34,7 +34,28 @@ def _proxy(cfg):
     return main(cfg)
 
 
+def _search(cfg):
+    from .search import main
+
+    return main(cfg)
+
+
+def _report(cfg):
+    from .report_app import main
+
+    return main(cfg)
+
+
+def _retrain(cfg):
+    from .retrain import main
+
+    return main(cfg)
+
+
 COMMANDS = {
+    "search": Command("search", "search layer patterns with Optuna; results in results/<study.name>/", _search),
+    "retrain": Command("retrain", "retrain a study's best (or any) architecture with the full budget", _retrain),
+    "report": Command("report", "rebuild a study's report.md, best.yaml, trials.csv and plots", _report),
     "proxy": Command("proxy", "train one architecture with a short proxy run and print its metrics", _proxy),
 }
 
@@ -45,8 +66,11 @@ commands:
 
 `layernas <command> --help` lists the config groups, their options and every key.
 Examples:
+  layernas search experiment=smoke
+  layernas search space=lvbert sampler=nsga2 objectives=[val_loss,params] study.n_trials=40
+  layernas retrain study.name=smoke seeds=[0,1,2]
+  layernas report study.name=smoke
   layernas proxy arch="sdconv(k=9) ffn sa ffn" task=mlm trainer.max_steps=200
-  layernas proxy task=classify data=sst2 model=small logger=none
 """
 
 

@@ -60,7 +60,7 @@ class TrainerConfig:
     strategy: str = "auto"
     threads: int | None = None
     log_every_n_steps: int = 10
-    progress_bar: bool = True
+    progress_bar: bool | str = "auto"  # auto: only when the output is a terminal
     optim: OptimConfig = field(default_factory=OptimConfig)
 
     def __post_init__(self) -> None:
@@ -72,12 +72,20 @@ class TrainerConfig:
             raise ValueError(f"trainer.val_check_interval={self.val_check_interval!r} must be a positive integer")
         if self.precision not in PRECISIONS:
             raise ValueError(f"trainer.precision={self.precision!r} is not allowed; allowed: {', '.join(PRECISIONS)}")
+        if self.progress_bar not in (True, False, "auto"):
+            raise ValueError(f"trainer.progress_bar={self.progress_bar!r} is not allowed; allowed: auto, true, false")
         if isinstance(self.optim, dict):
             object.__setattr__(self, "optim", _from_dict(OptimConfig, self.optim, "trainer.optim"))
 
     @classmethod
     def from_dict(cls, data: dict) -> TrainerConfig:
         return _from_dict(cls, data, "trainer")
+
+    @property
+    def shows_progress(self) -> bool:
+        import sys
+
+        return sys.stderr.isatty() if self.progress_bar == "auto" else bool(self.progress_bar)
 
 
 TASKS = ("mlm", "classify", "pretrain_finetune")

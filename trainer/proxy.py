@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import logging
 import math
+import signal
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -50,9 +51,12 @@ class ProxyResult:
     timings: dict[str, float] = field(default_factory=dict)
     reason: str | None = None
     run_dir: str | None = None
+    model: object = field(default=None, repr=False, compare=False)  # the trained model, when kept
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(replace(self, model=None))  # asdict deep-copies: never with the model in it
+        del out["model"]
+        return out
 
 
 @dataclass
@@ -76,7 +80,7 @@ def resolve_precision(precision: str) -> str:
 
 
 def _trainer(tcfg: TrainerConfig, max_steps: int, callbacks: list, logger, description: str) -> pl.Trainer:
-    if tcfg.progress_bar:
+    if tcfg.shows_progress:
         callbacks = [*callbacks, StepProgressBar(description)]
     return pl.Trainer(
         max_steps=max_steps,
@@ -95,24 +99,42 @@ def _trainer(tcfg: TrainerConfig, max_steps: int, callbacks: list, logger, descr
         callbacks=callbacks,
         enable_checkpointing=False,
         enable_model_summary=False,
-        enable_progress_bar=tcfg.progress_bar,
+        enable_progress_bar=tcfg.shows_progress,
         log_every_n_steps=tcfg.log_every_n_steps,
     )
 
 
-def _fit(module, datamodule, tcfg: TrainerConfig, max_steps: int, monitor: str, clock: Stopwatch,
-         logger, trial=None, step_offset: int = 0, label: str = "train") -> _Phase:
-    """Train, validating every ``val_check_interval`` steps and once more at the end if needed."""
+@dataclass
+class _Context:
+    """What every phase of a run shares."""
+
+    cfg: dict
+    task: TaskConfig
+    tcfg: TrainerConfig
+    clock: Stopwatch
+    logger: object
+    trial: object = None
+    test: bool = False  # also evaluate the test split after training (retraining)
+
+
+def _fit(ctx: _Context, module, datamodule, max_steps: int, monitor: str, trial=None, step_offset: int = 0,
+         label: str = "train") -> _Phase:
+    """Train, validating every ``val_check_interval`` steps and once more at the end if needed; then, if
+    asked, evaluate the test split (its metrics are named test/...)."""
     curve = ObjectiveCurve(monitor, trial, step_offset)
     guard = NonFiniteGuard()
-    trainer = _trainer(tcfg, max_steps, [curve, guard, clock], logger, label)
+    trainer = _trainer(ctx.tcfg, max_steps, [curve, guard, ctx.clock], ctx.logger, label)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
         trainer.fit(module, datamodule=datamodule)
         if guard.reason is None and curve.pruned_at is None and curve.last_step != trainer.global_step:
             trainer.validate(module, datamodule=datamodule, verbose=False)
-    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
+        if ctx.test and guard.reason is None and datamodule.data.test is not None:
+            datamodule.setup("test")
+            tested = trainer.validate(module, dataloaders=datamodule.test_dataloader(), verbose=False)[0]
+            metrics.update({f"test/{k.split('/', 1)[1]}": float(v) for k, v in tested.items() if k.startswith("val/")})
     return _Phase(trainer.global_step, metrics, curve.curve, curve.pruned_at is not None, guard.reason)
 
 
@@ -122,40 +144,40 @@ def _model_settings(mcfg: ModelConfig) -> dict:
     return settings
 
 
-def _run_mlm(arch, cfg: dict, task: TaskConfig, tcfg: TrainerConfig, clock, logger, trial, max_steps=None):
-    dm = MLMDataModule(DataConfig.from_dict(cfg["data"]), cfg["seed"], mask_prob=task.mask_prob)
-    dm.setup("fit")
+def _encoder(arch, cfg: dict, vocab_size: int, seq_len: int):
     mcfg = ModelConfig.from_dict(cfg["model"])
-    encoder = build_encoder(arch, dm.vocab_size, dm.data.seq_len, d_model=mcfg.d_model, **_model_settings(mcfg))
-    steps = max_steps or tcfg.max_steps
-    module = MaskedLMModule(MaskedLM(encoder), tcfg.optim, steps)
-    monitor = task.objective if task.name == "mlm" else "val/mlm_loss"
-    phase = _fit(module, dm, tcfg, steps, monitor, clock, logger, trial if task.name == "mlm" else None,
-                 label="mlm" if task.name == "mlm" else "pretrain")
+    return build_encoder(arch, vocab_size, seq_len, d_model=mcfg.d_model, **_model_settings(mcfg))
+
+
+def _run_mlm(arch, ctx: _Context, max_steps: int | None = None):
+    pretraining = ctx.task.name != "mlm"
+    dm = MLMDataModule(DataConfig.from_dict(ctx.cfg["data"]), ctx.cfg["seed"], mask_prob=ctx.task.mask_prob)
+    dm.setup("fit")
+    steps = max_steps or ctx.tcfg.max_steps
+    module = MaskedLMModule(MaskedLM(_encoder(arch, ctx.cfg, dm.vocab_size, dm.data.seq_len)), ctx.tcfg.optim, steps)
+    phase = _fit(ctx, module, dm, steps, "val/mlm_loss" if pretraining else ctx.task.objective,
+                 trial=None if pretraining else ctx.trial, label="pretrain" if pretraining else "mlm")
     phase.metrics["val/unigram_loss"] = dm.unigram_loss
     return phase, module.model, dm
 
 
-def _run_classify(arch, cfg, task, tcfg, clock, logger, trial, encoder=None, tokenizer=None, offset=0):
-    data = DataConfig.from_dict(task.finetune_data if task.name == "pretrain_finetune" else cfg["data"])
-    dm = ClassificationDataModule(data, cfg["seed"], tokenizer=tokenizer)
+def _run_classify(arch, ctx: _Context, encoder=None, tokenizer=None, offset: int = 0):
+    data = DataConfig.from_dict(ctx.task.finetune_data if ctx.task.name == "pretrain_finetune" else ctx.cfg["data"])
+    dm = ClassificationDataModule(data, ctx.cfg["seed"], tokenizer=tokenizer)
     dm.setup("fit")
-    if encoder is None:
-        mcfg = ModelConfig.from_dict(cfg["model"])
-        encoder = build_encoder(arch, dm.vocab_size, data.seq_len, d_model=mcfg.d_model, **_model_settings(mcfg))
-    model = SequenceClassifier(encoder, dm.n_classes, task.pooling)
-    module = ClassifierModule(model, tcfg.optim, tcfg.max_steps, dm.n_classes)
-    phase = _fit(module, dm, tcfg, tcfg.max_steps, task.objective, clock, logger, trial, offset,
+    model = SequenceClassifier(encoder or _encoder(arch, ctx.cfg, dm.vocab_size, data.seq_len), dm.n_classes,
+                               ctx.task.pooling)
+    module = ClassifierModule(model, ctx.tcfg.optim, ctx.tcfg.max_steps, dm.n_classes)
+    phase = _fit(ctx, module, dm, ctx.tcfg.max_steps, ctx.task.objective, ctx.trial, offset,
                  label="finetune" if offset else "classify")
     return phase, model, dm
 
 
-def _run_pretrain_finetune(arch, cfg, task, tcfg, clock, logger, trial):
-    pre, mlm, dm = _run_mlm(arch, cfg, task, tcfg, clock, logger, None, max_steps=task.pretrain_steps)
+def _run_pretrain_finetune(arch, ctx: _Context):
+    pre, mlm, dm = _run_mlm(arch, ctx, max_steps=ctx.task.pretrain_steps)
     if pre.reason:
         return pre, mlm, dm
-    fine, model, dm = _run_classify(arch, cfg, task, tcfg, clock, logger, trial, encoder=mlm.encoder,
-                                    tokenizer=dm.tokenizer, offset=pre.steps)
+    fine, model, dm = _run_classify(arch, ctx, encoder=mlm.encoder, tokenizer=dm.tokenizer, offset=pre.steps)
     fine.metrics.update({f"pretrain/{k.split('/', 1)[1]}": v for k, v in pre.metrics.items()})
     fine.steps += pre.steps
     return fine, model, dm
@@ -174,11 +196,13 @@ def default_run_info(cfg: dict, arch: Architecture) -> RunInfo:
                    save_dir=Path(cfg.get("results_dir", "results")) / name)
 
 
-def run_proxy(arch: str | Architecture, cfg, trial=None, run: RunInfo | None = None) -> ProxyResult:
+def run_proxy(arch: str | Architecture, cfg, trial=None, run: RunInfo | None = None, test: bool = False,
+              keep_model: bool = False) -> ProxyResult:
     """Train ``arch`` with the budget in ``cfg.trainer`` on ``cfg.task`` and return what it measured.
 
     Bad configuration raises ``ValueError`` before anything trains; failures while training (NaN loss,
-    out of memory, any exception) come back as ``state="failed"`` with the reason.
+    out of memory, any exception) come back as ``state="failed"`` with the reason. ``test`` adds the test
+    split's metrics (test/...); ``keep_model`` leaves the trained model on ``result.model``.
     """
     start = time.perf_counter()
     cfg = _plain(cfg)
@@ -194,15 +218,21 @@ def run_proxy(arch: str | Architecture, cfg, trial=None, run: RunInfo | None = N
     logger = make_logger(cfg.get("logger"), run)
     result = ProxyResult(str(arch), arch.key(), task.name, "failed", task.objective, None)
     try:
-        phase, model, dm = RUNNERS[task.name](arch, cfg, task, tcfg, clock, logger, trial)
+        ctx = _Context(cfg, task, tcfg, clock, logger, trial, test)
+        phase, model, dm = RUNNERS[task.name](arch, ctx)
     except (ValueError, FileNotFoundError):
         finish(logger, {"state": "failed"}, failed=True)
         raise
+    except (KeyboardInterrupt, SystemExit) as e:  # Lightning turns Ctrl-C into SystemExit(1) and ignores SIGINT
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        finish(logger, {"state": "failed", "reason": "interrupted"}, failed=True)
+        raise KeyboardInterrupt from e
     except Exception as e:  # noqa: BLE001  (a failed trial is recorded, not fatal)
         log.debug("proxy run failed", exc_info=True)
         result.reason = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
     else:
         _fill(result, phase, model, dm, arch, mcfg)
+        result.model = model if keep_model else None
     result.wall_s = time.perf_counter() - start
     result.timings = _timings(clock, result.wall_s)
     result.tokens_per_s = clock.tokens / clock.train_s if clock.train_s else 0.0

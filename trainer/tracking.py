@@ -108,3 +108,26 @@ def finish(logger, summary: dict, failed: bool = False) -> str | None:
     run_dir = str(Path(experiment.dir).parent)
     experiment.finish(exit_code=1 if failed else 0)
     return run_dir
+
+
+def log_summary(logger_cfg: dict | None, run: RunInfo, table: tuple[list[str], list[list]], images: dict[str, Path],
+                summary: dict) -> str | None:
+    """One W&B run for a whole study: the leaderboard as a table, the plots as images, the best values."""
+    logger_cfg = dict(logger_cfg or {})
+    if logger_cfg.get("kind", "wandb") == "none":
+        return None
+    import wandb
+
+    run.save_dir.mkdir(parents=True, exist_ok=True)
+    experiment = wandb.init(project=logger_cfg.get("project", "layernas"), entity=logger_cfg.get("entity"),
+                            name=run.name, group=run.group, job_type=run.job_type, dir=str(run.save_dir),
+                            mode=logger_cfg.get("mode", "offline"), config=redact(run.config),
+                            tags=list(run.tags) + list(logger_cfg.get("tags") or []), reinit="finish_previous",
+                            settings=wandb.Settings(console="off", x_disable_stats=True, silent=True))
+    columns, rows = table
+    experiment.log({"leaderboard": wandb.Table(columns=columns, data=rows),
+                    **{f"plots/{name}": wandb.Image(str(path)) for name, path in images.items() if path.exists()}})
+    experiment.summary.update(redact(summary))
+    run_dir = str(Path(experiment.dir).parent)
+    experiment.finish()
+    return run_dir

@@ -13,13 +13,14 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
 from filelock import FileLock
+
+from ..files import atomic_write
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -57,24 +58,6 @@ def digest(obj) -> str:
     """A short stable hash of a JSON-able description (sorted keys): the name part of a cache file."""
     text = json.dumps(obj, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-
-
-def atomic_write(path: str | os.PathLike, writer: Callable[[str], None]) -> None:
-    """Call ``writer(tmp_path)`` on a temporary file next to ``path``, then move it into place.
-
-    The temporary file is removed if ``writer`` raises (or is interrupted), so no partial file survives.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; cache files are meant to be shared like any output
-        writer(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def cached(path: str | os.PathLike, build: Callable[[str], None], load: Callable[[Path], T]) -> T:

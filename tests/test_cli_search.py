@@ -1,0 +1,103 @@
+"""`layernas search|report|retrain` as a user runs them: real processes, real signals."""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+
+from tests.conftest import TINY
+
+ROOT = Path(__file__).resolve().parents[1]
+FAST = [*TINY, "model.n_sublayers=2", "study.name=t", "logger=none"]
+
+
+def cli(*args, cwd=ROOT, **kw):
+    return subprocess.run([sys.executable, "-m", "trainer.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=600, env=dict(os.environ), **kw)
+
+
+def test_search_report_retrain_round_trip(tmp_path):
+    results = f"results_dir={tmp_path}"
+    out = cli("search", *FAST, results, "study.n_trials=2")
+    assert out.returncode == 0, out.stderr
+    assert "[  2/2]" in out.stdout and "best" in out.stdout
+    (tmp_path / "t" / "report.md").unlink()
+    out = cli("report", "study.name=t", results)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "t" / "report.md").exists() and "1. #" in out.stdout
+    out = cli("retrain", "study.name=t", results, "logger=none", "trainer.max_steps=6", "trainer.val_check_interval=3",
+              "trainer.limit_val_batches=2", "seeds=[0,1]")
+    assert out.returncode == 0, out.stderr
+    folders = list((tmp_path / "t" / "retrain").iterdir())
+    assert len(folders) == 1
+    metrics = json.loads((folders[0] / "metrics.json").read_text())
+    assert metrics["seeds"] == [0, 1] and len(metrics["runs"]) == 2 and metrics["std"] >= 0
+    assert "test/mlm_loss" in metrics and metrics["objective"] == "val/mlm_loss"
+    assert (folders[0] / "model-seed1.safetensors").exists() and (folders[0] / "arch.txt").exists()
+
+    from trainer.retrain import load_retrained
+
+    model = load_retrained(folders[0], seed=1)
+    assert model.encoder.config.d_model == 32 and not model.training
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["space=nope"], "error: space=nope is not an option; allowed space options: bert, blockbert, convbert, full, "
+                     "lvbert, sandwich"),
+    (["study.n_trialz=3"], "error: unknown key 'study.n_trialz'"),
+    (["study.n_trials=-1"], "error: study.n_trials=-1 must be a positive integer"),
+    (["space.max_params=1000"], "error: space=convbert has no candidate with max_params=1,000"),
+    (["sampler=nsga2", "objectives=[params]"], "error: objectives[0]='params' must be a trained metric"),
+])
+def test_bad_search_input_is_one_line_and_writes_nothing(tmp_path, args, message):
+    out = cli("search", *FAST, f"results_dir={tmp_path / 'r'}", *args)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(message), out.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_report_of_a_missing_study_is_one_line(tmp_path):
+    out = cli("report", "study.name=ghost", f"results_dir={tmp_path}")
+    assert out.returncode == 2
+    assert out.stderr.strip() == f"error: study.name='ghost' has no study in {tmp_path}/ghost; existing studies: none"
+
+
+def _running_trial(db: Path) -> bool:
+    if not db.exists():
+        return False
+    try:
+        with sqlite3.connect(db) as con:
+            return con.execute("select count(*) from trials where state='RUNNING'").fetchone()[0] > 0
+    except sqlite3.Error:
+        return False
+
+
+def test_ctrl_c_records_the_running_trial_as_failed_and_the_study_resumes(tmp_path):
+    slow = [*FAST, f"results_dir={tmp_path}", "trainer.max_steps=2000", "trainer.val_check_interval=1000"]
+    proc = subprocess.Popen([sys.executable, "-m", "trainer.cli", "search", *slow, "study.n_trials=2"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not _running_trial(tmp_path / "t" / "study.db") and time.time() < deadline:
+        time.sleep(0.5)
+    time.sleep(3)  # inside the training loop
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "run the same command to resume" in err
+    storage = f"sqlite:///{tmp_path / 't' / 'study.db'}"
+    trial = optuna.load_study(study_name="t", storage=storage).trials[0]
+    assert trial.state == optuna.trial.TrialState.FAIL and trial.user_attrs["interrupted"] is True
+
+    out = cli("search", *FAST, f"results_dir={tmp_path}", "study.n_trials=2")
+    assert out.returncode == 0, out.stderr
+    study = optuna.load_study(study_name="t", storage=storage)
+    states = [t.state for t in study.trials]
+    assert states.count(optuna.trial.TrialState.COMPLETE) == 2 and len(states) == 3

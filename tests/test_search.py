@@ -1,0 +1,119 @@
+"""The search loop end to end on tiny trials: results files, resume, duplicates, constraints, several
+objectives, pruning reports, failures."""
+
+import csv
+import math
+
+import optuna
+import pytest
+import yaml
+
+from trainer.report import best_trials
+from trainer.search import counted, plan_search, run_search
+
+
+def read_csv(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_search_writes_results_and_enqueues_baselines_first(search_cfg, tmp_path):
+    study = run_search(search_cfg("study.n_trials=3"))
+    folder = tmp_path / "results" / "t"
+    assert counted(study) == 3 and len(study.trials) == 3
+    assert [t.user_attrs.get("baseline") for t in study.trials[:2]] == ["bert", "convbert"]
+    rows = read_csv(folder / "trials.csv")
+    assert [int(r["number"]) for r in rows] == [0, 1, 2] and all(r["state"] == "complete" for r in rows)
+    assert all(r["arch"] and r["key"] and float(r["objective"]) > 0 for r in rows)
+    best = yaml.safe_load((folder / "best.yaml").read_text())
+    assert best["best"]["arch"] == best_trials(study)[0].user_attrs["arch"]
+    assert best["config"]["model"]["d_model"] == 32 and best["seed"] == 0 and best["git_commit"]
+    assert best["best"]["retrain"] == f"layernas retrain study.name=t trial={best['best']['trial']}"
+    report = (folder / "report.md").read_text()
+    assert "## Leaderboard" in report and "## Baselines against the best" in report
+    assert (folder / "plots" / "history.png").stat().st_size > 0 and (folder / "plots" / "op_by_position.png").exists()
+    assert (folder / "study.db").exists()
+
+
+def test_same_command_with_more_trials_tops_the_study_up(search_cfg):
+    run_search(search_cfg("study.n_trials=2"))
+    study = run_search(search_cfg("study.n_trials=4"))
+    assert counted(study) == 4 and len(study.trials) == 4
+    again = run_search(search_cfg("study.n_trials=4"))
+    assert len(again.trials) == 4  # nothing to do
+
+
+def test_identical_networks_are_trained_once(search_cfg, tmp_path):
+    study = run_search(search_cfg("space=sandwich", "sampler=random", "study.n_trials=3"))
+    first, *rest = study.trials
+    assert first.user_attrs["steps"] == 6
+    assert all(t.user_attrs["duplicate_of"] == 0 and t.user_attrs["steps"] == 0 for t in rest)
+    assert all(t.value == first.value for t in rest)
+    rows = read_csv(tmp_path / "results" / "t" / "trials.csv")
+    assert [r["duplicate_of"] for r in rows] == ["", "0", "0"]
+
+
+def test_constraints_reject_before_training(search_cfg):
+    cfg = search_cfg("study.n_trials=4", "sampler=random", "space=full")
+    plan = plan_search(cfg)
+    limit = plan.space.smallest()["params"] + 1
+    study = run_search(search_cfg("study.n_trials=4", "sampler=random", "space=full", f"space.max_params={limit}"))
+    rejected = [t for t in study.trials if t.state == optuna.trial.TrialState.PRUNED]
+    assert rejected and all(t.user_attrs["reason"].startswith("rejected before training: params ") for t in rejected)
+    assert all("steps" not in t.user_attrs for t in rejected)
+
+
+def test_no_feasible_candidate_is_refused_before_anything_is_written(search_cfg, tmp_path):
+    with pytest.raises(ValueError, match="has no candidate with max_params=1,000: the smallest has"):
+        run_search(search_cfg("space.max_params=1000"))
+    assert not (tmp_path / "results").exists()
+
+
+def test_two_objectives_give_a_pareto_front(search_cfg, tmp_path):
+    study = run_search(search_cfg("sampler=nsga2", "objectives=[val_loss,params]", "study.n_trials=4",
+                                  "space=lvbert"))
+    assert len(study.directions) == 2 and study.metric_names == ["val_loss", "params"]
+    best = yaml.safe_load((tmp_path / "results" / "t" / "best.yaml").read_text())
+    assert best["pareto_front"] and {e["trial"] for e in best["pareto_front"]} == {t.number for t in best_trials(study)}
+    assert (tmp_path / "results" / "t" / "plots" / "pareto.png").exists()
+
+
+def test_pruner_sees_values_at_global_steps(search_cfg):
+    study = run_search(search_cfg("pruner=median", "pruner.n_startup_trials=1", "pruner.n_warmup_steps=0",
+                                  "study.n_trials=4", "sampler=random"))
+    trained = [t for t in study.trials if "duplicate_of" not in t.user_attrs]
+    assert trained
+    for t in trained:
+        assert set(t.intermediate_values) <= {3, 6} and t.intermediate_values
+    pruned = [t for t in study.trials if t.state == optuna.trial.TrialState.PRUNED]
+    assert all(t.user_attrs["steps"] == 3 for t in pruned)
+
+
+def test_failed_trials_are_recorded_and_the_search_goes_on(search_cfg, tmp_path):
+    study = run_search(search_cfg("trainer.optim.lr=1e12", "trainer.gradient_clip_val=null", "study.n_trials=2",
+                                  "trainer.max_steps=30", "trainer.val_check_interval=15"))
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.FAIL] * 2
+    rows = read_csv(tmp_path / "results" / "t" / "trials.csv")
+    assert all(r["reason"].startswith("training loss became") for r in rows)
+    assert "## Failed, pruned and rejected trials" in (tmp_path / "results" / "t" / "report.md").read_text()
+    assert not math.isnan(len(rows))
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("study.n_trials=-2", "study.n_trials=-2 must be a positive integer"),
+    ("objectives=[params]", "objectives[0]='params' must be a trained metric"),
+    ("objectives=[val_loss,speed]", "objectives has unknown name 'speed'; allowed: objective, val_loss"),
+    ("study.name=a/b", "study.name='a/b' must be a plain folder name"),
+])
+def test_bad_search_settings(search_cfg, tmp_path, override, message):
+    with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        run_search(search_cfg(override))
+    assert not (tmp_path / "results").exists()
+
+
+def test_single_objective_sampler_refuses_two_objectives(search_cfg):
+    cfg = search_cfg("objectives=[val_loss,params]")
+    cfg["sampler"]["multi_objective"] = False
+    cfg["sampler"]["name"] = "cmaes"
+    with pytest.raises(ValueError, match="sampler=cmaes cannot optimise 2 objectives"):
+        plan_search(cfg)

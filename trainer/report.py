@@ -1,0 +1,204 @@
+"""What a study leaves in ``results/<study>/``: trials.csv, best.yaml, report.md and plots, rebuilt from
+the storage after every trial (so an interrupted search still has an up-to-date leaderboard), and the
+study's summary run in W&B. ``layernas report study.name=...`` rebuilds them."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from pathlib import Path
+
+import optuna
+import yaml
+from optuna.trial import FrozenTrial, TrialState
+
+from . import plots
+from .files import atomic_write_text
+from .study import git_commit
+
+BASE_COLUMNS = ["number", "state", "baseline", "arch", "key"]
+COST_COLUMNS = ["params", "flops", "latency_ms", "steps", "wall_s", "tokens_per_s", "duplicate_of", "reason",
+                "started", "finished"]
+
+
+def objective_names(study: optuna.Study) -> list[str]:
+    return study.metric_names or [f"objective_{i}" for i in range(len(study.directions))]
+
+
+def rows(study: optuna.Study) -> tuple[list[str], list[list]]:
+    """One row per trial, in trial order (the content of trials.csv and the W&B leaderboard table)."""
+    names = objective_names(study)
+    columns = BASE_COLUMNS + names + COST_COLUMNS
+    out = []
+    for t in study.get_trials(deepcopy=False):
+        values = list(t.values) if t.values else [None] * len(names)
+        u = t.user_attrs
+        out.append([t.number, t.state.name.lower(), u.get("baseline", ""), u.get("arch", ""), u.get("key", ""),
+                    *values, u.get("params"), u.get("flops"), u.get("latency_ms"), u.get("steps"),
+                    _round(u.get("wall_s")), _round(u.get("tokens_per_s")), u.get("duplicate_of", ""),
+                    u.get("reason", ""), _time(t.datetime_start), _time(t.datetime_complete)])
+    return columns, out
+
+
+def _round(value):
+    return round(value, 2) if isinstance(value, float) else value
+
+
+def _time(value) -> str:
+    return value.isoformat(timespec="seconds") if value else ""
+
+
+def _csv(columns: list[str], data: list[list]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows([["" if v is None else v for v in row] for row in data])
+    return buffer.getvalue()
+
+
+def ranked(study: optuna.Study) -> list[FrozenTrial]:
+    """Complete trials best first (by the first objective), one per network (duplicates left out)."""
+    done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            if "duplicate_of" not in t.user_attrs]
+    sign = 1 if study.directions[0] == optuna.study.StudyDirection.MINIMIZE else -1
+    return sorted(done, key=lambda t: sign * t.values[0])
+
+
+def best_trials(study: optuna.Study) -> list[FrozenTrial]:
+    """The best trial, or the Pareto set (several objectives), without duplicates."""
+    if len(study.directions) == 1:
+        top = ranked(study)
+        return top[:1]
+    return sorted((t for t in study.best_trials if "duplicate_of" not in t.user_attrs), key=lambda t: t.values[0])
+
+
+def _entry(study: optuna.Study, t: FrozenTrial) -> dict:
+    names = objective_names(study)
+    return {"trial": t.number, "arch": t.user_attrs.get("arch"), "key": t.user_attrs.get("key"),
+            "baseline": t.user_attrs.get("baseline"), "values": dict(zip(names, t.values, strict=True)),
+            "params": t.user_attrs.get("params"), "flops": t.user_attrs.get("flops"),
+            "metrics": t.user_attrs.get("metrics", {}),
+            "retrain": f"layernas retrain study.name={study.study_name} trial={t.number}"}
+
+
+def best_document(study: optuna.Study) -> dict:
+    """best.yaml: the best architecture (or the Pareto set), its metrics, baselines, the resolved config,
+    seed and git commit: everything needed to reproduce it."""
+    config = study.user_attrs.get("config", {})
+    best = [_entry(study, t) for t in best_trials(study)]
+    baselines = [_entry(study, t) for t in ranked(study) if t.user_attrs.get("baseline")]
+    single = len(study.directions) == 1
+    return {"study": study.study_name, "objectives": study.user_attrs.get("objectives", []),
+            "best" if single else "pareto_front": best[0] if single else best,
+            "baselines": baselines, "seed": config.get("seed"), "git_commit": git_commit(), "config": config}
+
+
+def write_results(study: optuna.Study, study_dir: Path, with_plots: bool = False) -> None:
+    """Rewrite trials.csv, best.yaml and report.md (and the plots when asked) atomically."""
+    study_dir.mkdir(parents=True, exist_ok=True)
+    columns, data = rows(study)
+    atomic_write_text(study_dir / "trials.csv", _csv(columns, data))
+    if best_trials(study):
+        atomic_write_text(study_dir / "best.yaml", yaml.safe_dump(_plain(best_document(study)), sort_keys=False,
+                                                                   width=120))
+    images = draw(study, study_dir / "plots") if with_plots else _existing_images(study_dir / "plots")
+    atomic_write_text(study_dir / "report.md", markdown(study, images))
+
+
+def _plain(obj):
+    """YAML-safe: tuples as lists, NaN as null."""
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def _existing_images(folder: Path) -> dict[str, Path]:
+    return {p.stem: p for p in sorted(folder.glob("*.png"))} if folder.exists() else {}
+
+
+def draw(study: optuna.Study, folder: Path) -> dict[str, Path]:
+    """All plots of the study; returns the PNGs by name."""
+    names = objective_names(study)
+    trials = study.get_trials(deepcopy=False)
+    direction = study.directions[0].name.lower()
+    images = {"history": plots.history(trials, names[0], direction, folder / "history.png")}
+    if len(names) > 1 and study.best_trials:
+        images["pareto"] = plots.pareto(study, names, folder / "pareto.png")
+    heat = plots.op_by_position(trials, names[0], folder / "op_by_position.png")
+    if heat:
+        images["op_by_position"] = heat
+    plots.interactive(study, names, folder)
+    return images
+
+
+def markdown(study: optuna.Study, images: dict[str, Path]) -> str:
+    """report.md: counts, leaderboard, baselines against the best, the Pareto set, failures, plots."""
+    from .search import fmt
+
+    names = objective_names(study)
+    trials = study.get_trials(deepcopy=False)
+    config = study.user_attrs.get("config", {})
+    states = [t.state for t in trials]
+    lines = [f"# Study `{study.study_name}`", "",
+             f"- task `{config.get('task', {}).get('name')}` on `{config.get('data', {}).get('name')}`, "
+             f"space `{config.get('space', {}).get('name')}`, sampler `{config.get('sampler', {}).get('name')}`, "
+             f"pruner `{config.get('pruner', {}).get('name')}`, objectives "
+             + ", ".join(f"`{n}` ({d.name.lower()})" for n, d in zip(names, study.directions, strict=True)),
+             f"- {len(trials)} trials: {states.count(TrialState.COMPLETE)} complete, "
+             f"{states.count(TrialState.PRUNED)} pruned or rejected, {states.count(TrialState.FAIL)} failed, "
+             f"{states.count(TrialState.RUNNING)} running; "
+             f"{sum(t.user_attrs.get('steps') or 0 for t in trials):,} training steps in all",
+             f"- git commit `{git_commit()}`; seed {config.get('seed')}", ""]
+    top = ranked(study)
+    head = "| rank | trial | " + " | ".join(names) + " | params | FLOPs/seq | baseline | architecture |"
+    sep = "|---" * (5 + len(names)) + "|---|"
+    lines += ["## Leaderboard", "", head, sep]
+    for i, t in enumerate(top[:15], 1):
+        lines.append(_row(i, t, names, fmt))
+    base = [t for t in top if t.user_attrs.get("baseline")]
+    if base and top:
+        lines += ["", "## Baselines against the best", "", head, sep]
+        for t in [top[0], *[b for b in base if b.number != top[0].number]]:
+            lines.append(_row(top.index(t) + 1, t, names, fmt))
+    if len(names) > 1:
+        lines += ["", "## Pareto front", "", head, sep]
+        for t in best_trials(study):
+            lines.append(_row(top.index(t) + 1 if t in top else "-", t, names, fmt))
+    problems = [t for t in trials if t.state in (TrialState.FAIL, TrialState.PRUNED) and t.user_attrs.get("reason")]
+    if problems:
+        lines += ["", "## Failed, pruned and rejected trials", "", "| trial | state | reason | architecture |",
+                  "|---|---|---|---|"]
+        lines += [f"| {t.number} | {t.state.name.lower()} | {t.user_attrs['reason']} | "
+                  f"`{t.user_attrs.get('arch', '')}` |" for t in problems]
+    if images:
+        lines += ["", "## Plots", ""]
+        lines += [f"![{name}](plots/{path.name})" for name, path in images.items()]
+        lines += ["", "Interactive versions: `plots/*.html`."]
+    return "\n".join(lines) + "\n"
+
+
+def _row(rank, t: FrozenTrial, names: list[str], fmt) -> str:
+    u = t.user_attrs
+    values = " | ".join(fmt(v) for v in t.values)
+    return (f"| {rank} | {t.number} | {values} | {fmt(u.get('params'))} | {fmt(u.get('flops'))} | "
+            f"{u.get('baseline', '')} | `{u.get('arch', '')}` |")
+
+
+def log_summary_run(study: optuna.Study, plan) -> str | None:
+    """The study's summary run in W&B: leaderboard table, plots and the best values."""
+    from .tracking import RunInfo, log_summary
+
+    best = best_trials(study)
+    names = objective_names(study)
+    summary = {"n_trials": len(study.trials), "best_trials": [t.number for t in best]}
+    if best:
+        summary.update({f"best/{n}": v for n, v in zip(names, best[0].values, strict=True)})
+        summary["best/arch"] = best[0].user_attrs.get("arch")
+    run = RunInfo(name=f"{study.study_name} summary", group=study.study_name, job_type="summary",
+                  save_dir=plan.study_dir, config=study.user_attrs.get("config", {}))
+    return log_summary(plan.cfg.get("logger"), run, rows(study), _existing_images(plan.study_dir / "plots"), summary)

@@ -1,0 +1,160 @@
+"""``layernas retrain``: train a chosen architecture with the full budget, evaluate it on the test split,
+and export it.
+
+    layernas retrain study.name=cpu_demo                     # the study's best trial, seed 0
+    layernas retrain study.name=cpu_demo trial=3 seeds=[0,1,2]
+    layernas retrain arch="sdconv(k=9) ffn sa ffn" study.name=mine
+    layernas retrain study.name=cpu_demo task=pretrain_finetune   # then fine-tune on a labelled set
+
+The study's model, data and task settings are used unless the command overrides them. Writes
+``results/<study>/retrain/<key>/``: ``model-seed<N>.safetensors``, ``metrics.json``, ``config.yaml``,
+``arch.txt``; load a model back with :func:`load_retrained`.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+import yaml
+from omegaconf import DictConfig, OmegaConf
+
+from .files import atomic_write, atomic_write_text
+from .report import best_trials
+from .studies import load_existing_study, study_dir
+from .study import git_commit, study_config
+
+INHERITED = ("data", "task", "model")
+
+
+class RetrainFailed(RuntimeError):
+    """A seed's training failed (e.g. NaN loss); nothing for that seed is written."""
+
+
+def _overridden(group: str) -> bool:
+    """Whether the command line set ``group`` (or one of its keys)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return False
+    overrides = HydraConfig.get().overrides.task
+    return any(o.lstrip("+~").startswith((f"{group}=", f"{group}.")) for o in overrides)
+
+
+def choose(cfg: dict) -> tuple[str, dict, int | None]:
+    """The architecture to retrain, the config to train it with, and its trial number (if from a study)."""
+    try:
+        study = load_existing_study(cfg)
+    except ValueError:
+        if cfg.get("arch"):
+            return cfg["arch"], cfg, None
+        raise
+    searched = study.user_attrs.get("config", {})
+    merged = dict(cfg)
+    for group in INHERITED:
+        if group in searched and not _overridden(group):
+            merged[group] = searched[group]
+    if cfg.get("arch"):
+        return cfg["arch"], merged, None
+    if cfg.get("trial") is not None:
+        matches = [t for t in study.get_trials(deepcopy=False) if t.number == cfg["trial"]]
+        if not matches or "arch" not in matches[0].user_attrs:
+            raise ValueError(f"trial={cfg['trial']} is not a trial of study {study.study_name!r} with an architecture;"
+                             f" trials: 0..{len(study.trials) - 1}")
+        return matches[0].user_attrs["arch"], merged, cfg["trial"]
+    best = best_trials(study)
+    if not best:
+        raise ValueError(f"study {study.study_name!r} has no complete trial yet; give trial=N or arch=...")
+    return best[0].user_attrs["arch"], merged, best[0].number
+
+
+def retrain(cfg: dict) -> dict:
+    """Train once per seed; write weights, metrics (per seed, mean and std) and the config."""
+    from search_space import Architecture, ModelConfig
+
+    from .config import check_run_config
+    from .proxy import run_proxy
+    from .tracking import RunInfo
+
+    seeds = list(cfg.get("seeds") or [cfg["seed"]])
+    arch_text, run_cfg, trial = choose(cfg)
+    checked = check_run_config(arch_text, run_cfg)
+    arch = Architecture.parse(str(checked.arch), checked.model.d_model)
+    out = study_dir(cfg) / "retrain" / arch.key()
+    runs = []
+    for seed in seeds:
+        seeded = {**run_cfg, "seed": seed}
+        info = RunInfo(name=f"retrain s{seed} {arch}", group=str(cfg["study"]["name"]), job_type="retrain",
+                       save_dir=study_dir(cfg), config={"retrain/trial": trial, "retrain/seed": seed})
+        result = run_proxy(arch, seeded, run=info, test=True, keep_model=True)
+        if result.state != "complete":
+            raise RetrainFailed(f"retraining seed {seed} failed: {result.reason}")
+        _save_weights(result.model, out / f"model-seed{seed}.safetensors")
+        runs.append({"seed": seed, "objective": result.objective, "metrics": result.metrics, "steps": result.steps,
+                     "wall_s": result.wall_s, "run_dir": result.run_dir})
+        print(f"seed {seed}: {result.objective_name} = {result.objective:.4f}"
+              + "".join(f", {k} = {v:.4f}" for k, v in result.metrics.items() if k.startswith("test/")), flush=True)
+    metrics = _summarise(runs, result.objective_name)
+    document = {"arch": str(arch), "key": arch.key(), "trial": trial, "seeds": seeds, **metrics, "runs": runs,
+                "git_commit": git_commit()}
+    atomic_write_text(out / "metrics.json", json.dumps(document, indent=2))
+    atomic_write_text(out / "arch.txt", str(arch) + "\n")
+    classifier = getattr(result.model.head, "classifier", None)  # None for the masked-LM head
+    saved = {**study_config(run_cfg), "arch": str(arch), "vocab_size": result.model.encoder.embed.num_embeddings,
+             "n_classes": classifier.out_features if classifier is not None else None,
+             "model": ModelConfig.from_dict(run_cfg["model"]).to_dict()}
+    atomic_write_text(out / "config.yaml", yaml.safe_dump(saved, sort_keys=False))
+    print(f"{arch}\n{result.objective_name}: {metrics['mean']:.4f} +- {metrics['std']:.4f} over seeds {seeds}; "
+          f"wrote {out}")
+    return document
+
+
+def _summarise(runs: list[dict], objective: str) -> dict:
+    values = [r["objective"] for r in runs]
+    out = {"objective": objective, "mean": statistics.mean(values),
+           "std": statistics.stdev(values) if len(values) > 1 else 0.0}
+    for key in sorted({k for r in runs for k in r["metrics"] if k.startswith("test/")}):
+        vals = [r["metrics"][key] for r in runs if key in r["metrics"]]
+        out[key] = {"mean": statistics.mean(vals), "std": statistics.stdev(vals) if len(vals) > 1 else 0.0}
+    return out
+
+
+def _save_weights(model, path: Path) -> None:
+    from safetensors.torch import save_model
+
+    atomic_write(path, lambda tmp: save_model(model, tmp))
+
+
+def load_retrained(folder: str | Path, seed: int = 0):
+    """The retrained model in ``folder`` (a ``results/<study>/retrain/<key>/``) with its weights loaded:
+    a :class:`~search_space.MaskedLM` or :class:`~search_space.SequenceClassifier`, in eval mode."""
+    from safetensors.torch import load_model
+
+    from search_space import MaskedLM, SequenceClassifier, build_encoder
+
+    folder = Path(folder)
+    cfg = yaml.safe_load((folder / "config.yaml").read_text())
+    settings = {k: v for k, v in cfg["model"].items() if k != "d_model"}
+    data = cfg["data"]
+    if cfg.get("n_classes") and cfg["task"].get("finetune_data"):
+        data = cfg["task"]["finetune_data"]  # a fine-tuned classifier reads its labelled data
+    encoder = build_encoder(cfg["arch"], cfg["vocab_size"], data["seq_len"], d_model=cfg["model"]["d_model"],
+                            **settings)
+    model = SequenceClassifier(encoder, cfg["n_classes"], cfg["task"].get("pooling", "mean")) if cfg.get("n_classes") \
+        else MaskedLM(encoder)
+    load_model(model, str(folder / f"model-seed{seed}.safetensors"))
+    return model.eval()
+
+
+def main(cfg: DictConfig) -> int:
+    from .logs import quiet_lightning
+
+    plain = OmegaConf.to_container(cfg, resolve=True)
+    quiet_lightning()
+    try:
+        retrain(plain)
+    except RetrainFailed as e:
+        print(f"error: {e}")
+        return 1
+    return 0
