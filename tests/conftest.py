@@ -54,3 +54,13 @@ def search_cfg(tmp_path):
         return OmegaConf.to_container(cfg, resolve=True)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server for the session; yields it (``.url``, ``.port``)."""
+    from tests.postgres import PostgresServer
+
+    server = PostgresServer().start()
+    yield server
+    server.stop()

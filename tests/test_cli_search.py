@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import optuna
-import pytest
 
 from tests.conftest import TINY
 
@@ -46,28 +45,6 @@ def test_search_report_retrain_round_trip(tmp_path):
 
     model = load_retrained(folders[0], seed=1)
     assert model.encoder.config.d_model == 32 and not model.training
-
-
-@pytest.mark.parametrize(("args", "message"), [
-    (["space=nope"], "error: space=nope is not an option; allowed space options: bert, blockbert, convbert, full, "
-                     "lvbert, sandwich"),
-    (["study.n_trialz=3"], "error: unknown key 'study.n_trialz'"),
-    (["study.n_trials=-1"], "error: study.n_trials=-1 must be a positive integer"),
-    (["space.max_params=1000"], "error: space=convbert has no candidate with max_params=1,000"),
-    (["sampler=nsga2", "objectives=[params]"], "error: objectives[0]='params' must be a trained metric"),
-])
-def test_bad_search_input_is_one_line_and_writes_nothing(tmp_path, args, message):
-    out = cli("search", *FAST, f"results_dir={tmp_path / 'r'}", *args)
-    assert out.returncode == 2
-    lines = out.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(message), out.stderr
-    assert not (tmp_path / "r").exists()
-
-
-def test_report_of_a_missing_study_is_one_line(tmp_path):
-    out = cli("report", "study.name=ghost", f"results_dir={tmp_path}")
-    assert out.returncode == 2
-    assert out.stderr.strip() == f"error: study.name='ghost' has no study in {tmp_path}/ghost; existing studies: none"
 
 
 def _running_trial(db: Path) -> bool:

@@ -15,7 +15,12 @@ class ObjectiveCurve(pl.Callback):
     """Records the objective after every validation and, with an Optuna trial, reports it at the global
     step (``step_offset`` added, so a fine-tuning phase continues the pre-training steps) and stops the
     run when the pruner says so. Optuna's own Lightning callback reports at the epoch, which a short
-    step-based run never advances."""
+    step-based run never advances.
+
+    Under DDP only rank 0 talks to Optuna, and its decision is broadcast: every rank must stop at the same
+    step or the others wait forever in the next all-reduce. With ``ddp_spawn`` the ranks run in child
+    processes, so the pruning step is also stored on the trial, where :meth:`sync` finds it afterwards.
+    """
 
     def __init__(self, monitor: str, trial=None, step_offset: int = 0) -> None:
         self.monitor, self.trial, self.step_offset = monitor, trial, step_offset
@@ -30,12 +35,27 @@ class ObjectiveCurve(pl.Callback):
         if self.curve and self.curve[-1][0] == step:
             return
         self.curve.append((step, value))
-        if self.trial is None or not math.isfinite(value):
+        if self.trial is None:
             return
-        self.trial.report(value, step)
-        if self.trial.should_prune():
+        prune = False
+        if trainer.is_global_zero and math.isfinite(value):
+            self.trial.report(value, step)
+            prune = self.trial.should_prune()
+            if prune:
+                self.trial.set_user_attr("pruned_at", step)
+        if trainer.world_size > 1:
+            prune = trainer.strategy.broadcast(prune, src=0)
+        if prune:
             self.pruned_at = step
             trainer.should_stop = True
+
+    def sync(self) -> None:
+        """After a ``ddp_spawn`` fit: take the curve and the pruning step from the trial's storage."""
+        if self.trial is None:
+            return
+        stored = self.trial.storage.get_trial(self.trial._trial_id)
+        self.curve = sorted(stored.intermediate_values.items())
+        self.pruned_at = stored.user_attrs.get("pruned_at")
 
     @property
     def last_step(self) -> int | None:

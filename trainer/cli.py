@@ -74,6 +74,15 @@ Examples:
 """
 
 
+def quote_arch(arg: str) -> str:
+    """``arch=sdconv(k=9) ffn`` as Hydra's grammar needs it (a quoted string: parentheses, '=' and spaces
+    are override syntax otherwise), so users can write architectures as they are."""
+    key, sep, value = arg.partition("=")
+    if key.lstrip("+~") != "arch" or not sep or not value or value[0] in "'\"":
+        return arg
+    return f"{key}='" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 def fail(message: str, code: int = 2) -> None:
     print(f"error: {message}", file=sys.stderr)
     raise SystemExit(code)
@@ -141,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
         lines = "\n".join(f"  {name:8s} {c.summary}" for name, c in COMMANDS.items())
         print(USAGE.format(commands=lines))
         return
-    name, rest = args[0], args[1:]
+    name, rest = args[0], [quote_arch(a) for a in args[1:]]
     command = COMMANDS.get(name)
     if command is None:
         fail(f"unknown command {name!r}; allowed commands: {', '.join(COMMANDS)}")

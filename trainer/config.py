@@ -141,8 +141,9 @@ def check_run_config(arch, cfg: dict) -> RunConfig:
     task, tcfg = TaskConfig.from_dict(cfg["task"]), TrainerConfig.from_dict(cfg["trainer"])
     mcfg = ModelConfig.from_dict(cfg["model"])
     data = DataConfig.from_dict(cfg["data"])
+    data.check_files()
     if task.name == "pretrain_finetune":
         if task.pretrain_steps < 1 or not task.finetune_data:
             raise ValueError("task=pretrain_finetune needs task.pretrain_steps >= 1 and task.finetune_data")
-        DataConfig.from_dict(task.finetune_data)
+        DataConfig.from_dict(task.finetune_data).check_files()
     return RunConfig(Architecture.parse(arch, mcfg.d_model, **mcfg.key_defaults), task, tcfg, mcfg, data)

@@ -86,8 +86,9 @@ class MaskedLMModule(_Base):
 
     def on_validation_epoch_end(self):
         loss = self.val_loss.compute()
+        # torchmetrics has already reduced over DDP ranks; sync_dist only averages equal values (and says so)
         self.log_dict({"val/mlm_loss": loss, "val/mlm_acc": self.val_acc.compute(), "val/ppl": loss.exp()},
-                      prog_bar=True)
+                      prog_bar=True, sync_dist=True)
         self.val_loss.reset()
         self.val_acc.reset()
 
@@ -127,7 +128,7 @@ class ClassifierModule(_Base):
                    "val/mcc": self.val_mcc.compute()}
         if self.val_f1 is not None:
             metrics["val/f1"] = self.val_f1.compute()
-        self.log_dict(metrics, prog_bar=True)
+        self.log_dict(metrics, prog_bar=True, sync_dist=True)
         for m in (self.val_loss, self.val_acc, self.val_mcc, self.val_f1):
             if m is not None:
                 m.reset()

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import lightning.pytorch as pl
 import torch
+from lightning.pytorch.strategies.launchers.multiprocessing import _MultiProcessingLauncher
 from omegaconf import DictConfig, OmegaConf
 
 from search_space import Architecture, MaskedLM, ModelConfig, SequenceClassifier, build_encoder
@@ -128,14 +129,18 @@ def _fit(ctx: _Context, module, datamodule, max_steps: int, monitor: str, trial=
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
         trainer.fit(module, datamodule=datamodule)
-        if guard.reason is None and curve.pruned_at is None and curve.last_step != trainer.global_step:
+        spawned = isinstance(trainer.strategy.launcher, _MultiProcessingLauncher)
+        if spawned:  # the ranks ran in child processes: this trainer never stepped
+            curve.sync()
+        elif guard.reason is None and curve.pruned_at is None and curve.last_step != trainer.global_step:
             trainer.validate(module, datamodule=datamodule, verbose=False)
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
         if ctx.test and guard.reason is None and datamodule.data.test is not None:
             datamodule.setup("test")
             tested = trainer.validate(module, dataloaders=datamodule.test_dataloader(), verbose=False)[0]
             metrics.update({f"test/{k.split('/', 1)[1]}": float(v) for k, v in tested.items() if k.startswith("val/")})
-    return _Phase(trainer.global_step, metrics, curve.curve, curve.pruned_at is not None, guard.reason)
+    steps = (curve.last_step or 0) if spawned else trainer.global_step
+    return _Phase(steps, metrics, curve.curve, curve.pruned_at is not None, guard.reason)
 
 
 def _model_settings(mcfg: ModelConfig) -> dict:
@@ -183,6 +188,21 @@ def _run_pretrain_finetune(arch, ctx: _Context):
     return fine, model, dm
 
 
+def prepare_data(cfg) -> int:
+    """Build (or load) the tokenizer and every token cache a run of ``cfg`` needs, raising data errors
+    here rather than inside trials; returns the vocabulary size."""
+    cfg = _plain(cfg)
+    task = TaskConfig.from_dict(cfg["task"])
+    if task.name == "classify":
+        dm = ClassificationDataModule(DataConfig.from_dict(cfg["data"]), cfg["seed"])
+    else:
+        dm = MLMDataModule(DataConfig.from_dict(cfg["data"]), cfg["seed"], mask_prob=task.mask_prob)
+    dm.setup("fit")
+    if task.name == "pretrain_finetune":
+        ClassificationDataModule(DataConfig.from_dict(task.finetune_data), cfg["seed"], dm.tokenizer).setup("fit")
+    return dm.vocab_size
+
+
 RUNNERS = {"mlm": _run_mlm, "classify": _run_classify, "pretrain_finetune": _run_pretrain_finetune}
 
 
@@ -220,9 +240,6 @@ def run_proxy(arch: str | Architecture, cfg, trial=None, run: RunInfo | None = N
     try:
         ctx = _Context(cfg, task, tcfg, clock, logger, trial, test)
         phase, model, dm = RUNNERS[task.name](arch, ctx)
-    except (ValueError, FileNotFoundError):
-        finish(logger, {"state": "failed"}, failed=True)
-        raise
     except (KeyboardInterrupt, SystemExit) as e:  # Lightning turns Ctrl-C into SystemExit(1) and ignores SIGINT
         signal.signal(signal.SIGINT, signal.default_int_handler)
         finish(logger, {"state": "failed", "reason": "interrupted"}, failed=True)

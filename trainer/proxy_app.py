@@ -40,9 +40,10 @@ def _num(value) -> str:
 def main(cfg: DictConfig) -> int:
     check_run_config(cfg.arch, OmegaConf.to_container(cfg, resolve=True))  # fail fast, before Lightning loads
     from .logs import quiet_lightning
-    from .proxy import run_proxy
+    from .proxy import prepare_data, run_proxy
 
     quiet_lightning()
+    prepare_data(cfg)  # data errors as one-line errors, not as a failed run
     result = run_proxy(cfg.arch, cfg)
     print(format_result(result))
     return 0 if result.state != "failed" else 1

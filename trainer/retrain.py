@@ -143,7 +143,14 @@ def load_retrained(folder: str | Path, seed: int = 0):
                             **settings)
     model = SequenceClassifier(encoder, cfg["n_classes"], cfg["task"].get("pooling", "mean")) if cfg.get("n_classes") \
         else MaskedLM(encoder)
-    load_model(model, str(folder / f"model-seed{seed}.safetensors"))
+    weights = folder / f"model-seed{seed}.safetensors"
+    if not weights.is_file():
+        raise FileNotFoundError(f"no weights for seed {seed} in {folder}: {weights.name} is missing")
+    try:
+        load_model(model, str(weights))
+    except Exception as e:  # noqa: BLE001  (safetensors raises its own error types)
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ValueError(f"{weights} is not a safetensors weights file of this model ({reason})") from None
     return model.eval()
 
 

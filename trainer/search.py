@@ -17,16 +17,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import optuna
-from optuna.trial import TrialState
 
 from search_space import ModelConfig
 from search_space.space import SearchSpace, make_space
 
 from .config import check_run_config
-from .study import Objective, make_pruner, make_sampler, make_storage, objectives_from, storage_url, study_config
+from .slots import TrialSlots, counted
+from .study import (
+    Objective,
+    check_storage,
+    make_pruner,
+    make_sampler,
+    make_storage,
+    objectives_from,
+    storage_url,
+    study_config,
+)
 
 log = logging.getLogger(__name__)
-FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 
 
 class TrialFailed(RuntimeError):
@@ -41,6 +49,7 @@ class SearchPlan:
     name: str
     n_trials: int
     timeout: float | None
+    n_workers: int
     space: SearchSpace
     objectives: list[Objective]
     study_dir: Path
@@ -62,6 +71,9 @@ def plan_search(cfg: dict, vocab_size: int | None = None) -> SearchPlan:
         raise ValueError(f"study.n_trials={n_trials!r} must be a positive integer")
     if timeout is not None and not timeout > 0:
         raise ValueError(f"study.timeout={timeout!r} must be a positive number of seconds or null")
+    n_workers = study.get("n_workers", 1)
+    if not isinstance(n_workers, int) or isinstance(n_workers, bool) or n_workers < 1:
+        raise ValueError(f"study.n_workers={n_workers!r} must be a positive integer")
     name = str(study["name"])
     if not name or "/" in name or name.startswith("."):
         raise ValueError(f"study.name={name!r} must be a plain folder name (no '/', not starting with '.')")
@@ -76,13 +88,7 @@ def plan_search(cfg: dict, vocab_size: int | None = None) -> SearchPlan:
     storage_url(cfg["storage"], study_dir)
     make_sampler(cfg["sampler"], len(objectives))
     make_pruner(cfg["pruner"], len(objectives))
-    return SearchPlan(cfg, name, n_trials, timeout, space, objectives, study_dir)
-
-
-def counted(study: optuna.Study) -> int:
-    """Trials that count towards ``study.n_trials``: finished ones, except those interrupted (Ctrl-C, a
-    killed worker) that are re-run."""
-    return sum(1 for t in study.get_trials(deepcopy=False, states=FINISHED) if not t.user_attrs.get("interrupted"))
+    return SearchPlan(cfg, name, n_trials, timeout, n_workers, space, objectives, study_dir)
 
 
 def open_study(plan: SearchPlan) -> optuna.Study:
@@ -90,7 +96,7 @@ def open_study(plan: SearchPlan) -> optuna.Study:
     storage = make_storage(plan.cfg["storage"], plan.study_dir)
     study = optuna.create_study(
         study_name=plan.name, storage=storage, load_if_exists=True, directions=plan.directions,
-        sampler=make_sampler(plan.cfg["sampler"], len(plan.objectives)),
+        sampler=make_sampler(_resumed_seed(plan.cfg["sampler"], storage, plan.name), len(plan.objectives)),
         pruner=make_pruner(plan.cfg["pruner"], len(plan.objectives)),
     )
     if [d.name.lower() for d in study.directions] != plan.directions:
@@ -105,6 +111,16 @@ def open_study(plan: SearchPlan) -> optuna.Study:
     return study
 
 
+def _resumed_seed(sampler: dict, storage, name: str) -> dict:
+    """The sampler config with its seed moved on by the trials the study already has: a resumed search
+    (or one more worker) must not draw the same random candidates again."""
+    if sampler.get("seed") is None:
+        return sampler
+    existing = next((s.n_trials for s in optuna.get_all_study_summaries(storage, include_best_trial=False)
+                     if s.study_name == name), 0)
+    return {**sampler, "seed": sampler["seed"] + existing}
+
+
 def enqueue_baselines(study: optuna.Study, space: SearchSpace) -> list[str]:
     """Queue the space's baselines as the first trials (once per study)."""
     names = []
@@ -115,36 +131,55 @@ def enqueue_baselines(study: optuna.Study, space: SearchSpace) -> list[str]:
 
 
 def run_search(cfg: dict) -> optuna.Study:
-    """Validate, open (or resume) the study, enqueue baselines and run trials until ``study.n_trials``."""
-    from .data import DataConfig, get_tokenizer
-
-    plan = plan_search(cfg)
-    vocab = get_tokenizer(DataConfig.from_dict(cfg["data"])).get_vocab_size()  # tokenize once, before trials
-    plan = plan_search(cfg, vocab_size=vocab)
-    study = open_study(plan)
-    baselines = enqueue_baselines(study, plan.space)
-    optuna.logging.set_verbosity(optuna.logging.ERROR)  # each trial gets our own one-line report instead
-    start, done = time.time(), counted(study)
-    print(f"study {plan.name}: {done}/{plan.n_trials} trials done; storage {_safe_url(plan)}; "
-          f"baselines {', '.join(baselines) or 'none'}", flush=True)
+    """Validate, open (or resume) the study, enqueue baselines and run trials until ``study.n_trials``,
+    in this process or in ``study.n_workers`` worker processes."""
+    from .proxy import prepare_data
     from .trial import TrialRunner
 
-    runner = TrialRunner(plan, study)
+    plan = plan_search(cfg)
+    check_storage(cfg["storage"], plan.study_dir)
+    plan = plan_search(cfg, vocab_size=prepare_data(cfg))  # tokenize once, before any trial or worker
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # each trial gets our own one-line report instead
+    study = open_study(plan)
+    baselines = enqueue_baselines(study, plan.space)
+    print(f"study {plan.name}: {counted(study)}/{plan.n_trials} trials done; storage {_safe_url(plan)}; "
+          f"baselines {', '.join(baselines) or 'none'}"
+          + (f"; {plan.n_workers} workers" if plan.n_workers > 1 else ""), flush=True)
+    if plan.n_workers > 1:
+        from .workers import run_workers
+
+        run_workers(plan)
+    # Alone, or after the workers: a worker that died after its siblings stopped leaves its trial running;
+    # failing it here queues it again, and this process runs what is left.
+    run_trials(plan, study, TrialRunner(plan, study))
+    TrialRunner(plan, study).finish()
+    return study
+
+
+def run_trials(plan: SearchPlan, study: optuna.Study, runner) -> None:
+    """This process's share of the trials: claim a slot, run a trial, until the study is full."""
+    from .trial import fail_dead_local_trials
+
+    start = time.time()
+    slots = TrialSlots(study, plan.study_dir / ".trials.lock", storage_url(plan.cfg["storage"], plan.study_dir))
+    runner.slots = slots
     try:
-        while counted(study) < plan.n_trials:
+        while True:
             remaining = None if plan.timeout is None else plan.timeout - (time.time() - start)
             if remaining is not None and remaining <= 0:
                 print(f"study.timeout={plan.timeout} s reached", flush=True)
-                break
-            study.optimize(runner, n_trials=1, timeout=remaining, catch=(TrialFailed,),
-                           callbacks=[runner.after_trial])
+                return
+            if not slots.claim(plan.n_trials, tidy=lambda: fail_dead_local_trials(study, plan)):
+                return
+            try:
+                study.optimize(runner, n_trials=1, catch=(TrialFailed,), callbacks=[runner.after_trial])
+            finally:
+                slots.release()
     except KeyboardInterrupt:
         runner.write_results()
         print(f"\ninterrupted: the running trial is recorded as failed; run the same command to resume "
               f"({counted(study)}/{plan.n_trials} trials done)", file=sys.stderr, flush=True)
         raise SystemExit(130) from None
-    runner.finish()
-    return study
 
 
 def _safe_url(plan: SearchPlan) -> str:

@@ -62,6 +62,34 @@ def storage_url(storage: dict, study_dir: Path) -> str:
     return f"sqlite:///{path}" if kind == "sqlite" else str(path)
 
 
+def check_storage(storage: dict, study_dir: Path) -> None:
+    """Connect once to a database storage given by URL, so a wrong password or an unreachable host is a
+    one-line error (password masked) before anything is tokenized or written."""
+    url = storage_url(storage, study_dir)
+    if storage.get("kind", "sqlite") == "journal" or not storage.get("url"):
+        return
+    import sqlalchemy
+
+    from .tracking import redact
+
+    try:
+        engine = sqlalchemy.create_engine(url, **_engine_kwargs(url))
+        with engine.connect():
+            pass
+        engine.dispose()
+    except Exception as e:  # noqa: BLE001  (SQLAlchemy and the drivers raise many types)
+        reason = str(getattr(e, "orig", None) or e).strip().splitlines()
+        raise ValueError(f"cannot open storage {redact(url)}: {reason[0] if reason else type(e).__name__}") from None
+
+
+def _engine_kwargs(url: str) -> dict:
+    if url.startswith("postgresql"):
+        return {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 60}}  # several local workers: wait for the write lock
+    return {}
+
+
 def make_storage(storage: dict, study_dir: Path):
     """SQLite (default) or PostgreSQL through RDBStorage with heartbeats, or a journal file."""
     url = storage_url(storage, study_dir)
@@ -70,15 +98,32 @@ def make_storage(storage: dict, study_dir: Path):
 
         Path(url).parent.mkdir(parents=True, exist_ok=True)
         return optuna.storages.JournalStorage(JournalFileBackend(url))
-    engine = {"pool_pre_ping": True} if url.startswith("postgresql") else {}
     heartbeat = storage.get("heartbeat_interval")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # heartbeats are "experimental"
-        retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=storage.get("max_retry", 1)) \
-            if heartbeat else None
-        return optuna.storages.RDBStorage(url, engine_kwargs=engine, heartbeat_interval=heartbeat,
+        return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url), heartbeat_interval=heartbeat,
                                           grace_period=storage.get("grace_period"),
-                                          heartbeat_stale_trial_callback=retry)
+                                          heartbeat_stale_trial_callback=StaleTrialHandler(storage.get("max_retry", 3))
+                                          if heartbeat else None)
+
+
+class StaleTrialHandler:
+    """For a trial whose worker died (no heartbeat, or its process is gone): close its W&B run as failed
+    and queue the trial once more (``RetryHeartbeatStaleTrialCallback``)."""
+
+    def __init__(self, max_retry: int = 3) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            self.retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=max_retry)
+
+    def __call__(self, study: optuna.Study, trial) -> None:
+        from .tracking import close_crashed_run
+
+        config = study.user_attrs.get("config", {})
+        if trial.user_attrs.get("wandb_id"):
+            folder = Path(config.get("results_dir", "results")) / study.study_name
+            close_crashed_run(config.get("logger"), folder, trial.user_attrs["wandb_id"], study.study_name)
+        self.retry(study, trial)
 
 
 def make_sampler(sampler: dict, n_objectives: int):

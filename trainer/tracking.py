@@ -37,6 +37,16 @@ class RunInfo:
     save_dir: Path
     config: dict = field(default_factory=dict)
     tags: tuple[str, ...] = ()
+    run_id: str | None = None  # chosen up front when others must find the run (a search's trials)
+
+
+def new_run_id() -> str:
+    """A W&B-style run id (8 lowercase letters and digits)."""
+    import secrets
+    import string
+
+    alphabet = string.ascii_lowercase + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(8))
 
 
 def make_logger(logger_cfg: dict | None, run: RunInfo):
@@ -60,6 +70,7 @@ def make_logger(logger_cfg: dict | None, run: RunInfo):
         mode=mode,
         config=redact(run.config),
         reinit="finish_previous",
+        id=run.run_id,
     )
     return _deferred_logger_class()(lambda: _start(init, system_metrics=logger_cfg.get("system_metrics", False)))
 
@@ -108,6 +119,21 @@ def finish(logger, summary: dict, failed: bool = False) -> str | None:
     run_dir = str(Path(experiment.dir).parent)
     experiment.finish(exit_code=1 if failed else 0)
     return run_dir
+
+
+def close_crashed_run(logger_cfg: dict | None, save_dir: Path, run_id: str, group: str) -> None:
+    """Mark the W&B run of a trial whose worker was killed as failed (it never got to finish itself)."""
+    logger_cfg = dict(logger_cfg or {})
+    if logger_cfg.get("kind", "wandb") == "none":
+        return
+    import wandb
+
+    run = wandb.init(project=logger_cfg.get("project", "layernas"), entity=logger_cfg.get("entity"), id=run_id,
+                     resume="allow", group=group, dir=str(save_dir), mode=logger_cfg.get("mode", "offline"),
+                     reinit="finish_previous", settings=wandb.Settings(console="off", x_disable_stats=True,
+                                                                       silent=True))
+    run.summary.update({"state": "crashed", "reason": "its worker stopped without finishing the run"})
+    run.finish(exit_code=1)
 
 
 def log_summary(logger_cfg: dict | None, run: RunInfo, table: tuple[list[str], list[list]], images: dict[str, Path],

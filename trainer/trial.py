@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -12,8 +13,10 @@ from optuna.trial import FrozenTrial, TrialState
 from search_space import Architecture
 
 from .proxy import ProxyResult, run_proxy
-from .search import FINISHED, SearchPlan, TrialFailed, counted, fmt
-from .tracking import RunInfo
+from .search import SearchPlan, TrialFailed, fmt
+from .slots import FINISHED, counted, pid_alive, worker_identity
+from .study import StaleTrialHandler
+from .tracking import RunInfo, new_run_id
 
 WAIT_FOR_TWIN_S = 5.0  # poll interval while another worker trains the same architecture
 
@@ -21,9 +24,10 @@ WAIT_FOR_TWIN_S = 5.0  # poll interval while another worker trains the same arch
 class TrialRunner:
     """The Optuna objective of a search (call it with a trial) and its after-trial callback."""
 
-    def __init__(self, plan: SearchPlan, study: optuna.Study) -> None:
-        self.plan, self.study = plan, study
+    def __init__(self, plan: SearchPlan, study: optuna.Study, worker: int = 0) -> None:
+        self.plan, self.study, self.worker = plan, study, worker
         self.start = time.time()
+        self.slots = None  # set by the trial loop; released once the trial has registered its network
 
     # ---- the objective ----------------------------------------------------------------------------
     def __call__(self, trial: optuna.Trial):
@@ -33,23 +37,32 @@ class TrialRunner:
             trial.set_user_attr("interrupted", True)
             trial.set_user_attr("reason", "interrupted")
             raise
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        if self.slots is not None:
+            self.slots.release()
 
     def _evaluate(self, trial: optuna.Trial):
         space = self.plan.space
+        for name, value in {**worker_identity(), "worker": self.worker}.items():
+            trial.set_user_attr(name, value)
         try:
             arch = space.sample(trial)
         except ValueError as e:
             return self._reject(trial, f"invalid candidate: {e}")
         trial.set_user_attr("arch", str(arch))
         trial.set_user_attr("key", arch.key())
+        twin = self._registered_twin(trial, arch.key())
+        self._release()  # registered: other workers may take their slot and see this network
         for name, value in space.cost(arch).items():
             trial.set_user_attr(name, value)
         violation = space.violation(arch)
         if violation:
             return self._reject(trial, f"rejected before training: {violation}")
-        twin = self._twin(trial, arch.key())
         if twin is not None:
-            return self._reuse(trial, twin)
+            return self._reuse(trial, self._wait_for(twin))
         result = run_proxy(arch, self.plan.cfg, trial=trial if self.plan.prunes else None, run=self._run_info(trial))
         self._record(trial, result)
         if result.state == "failed":
@@ -65,8 +78,10 @@ class TrialRunner:
     def _run_info(self, trial: optuna.Trial) -> RunInfo:
         config = {"trial/number": trial.number, **{f"trial/{k}": v for k, v in trial.params.items()}}
         baseline = trial.user_attrs.get("baseline")
+        run_id = new_run_id()
+        trial.set_user_attr("wandb_id", run_id)  # so a crashed worker's run can be closed as failed later
         return RunInfo(name=f"t{trial.number:03d} {trial.user_attrs['arch']}", group=self.plan.name,
-                       job_type="trial", save_dir=self.plan.study_dir, config=config,
+                       job_type="trial", save_dir=self.plan.study_dir, config=config, run_id=run_id,
                        tags=(f"baseline:{baseline}",) if baseline else ())
 
     def _record(self, trial: optuna.Trial, r: ProxyResult) -> None:
@@ -93,18 +108,28 @@ class TrialRunner:
         return values[0] if len(values) == 1 else values
 
     # ---- identical architectures --------------------------------------------------------------------
-    def _twin(self, trial: optuna.Trial, key: str) -> FrozenTrial | None:
-        """An earlier trial of the same network (waiting while another worker is still training it)."""
-        while True:
-            twins = [t for t in self.study.get_trials(deepcopy=False, states=(*FINISHED, TrialState.RUNNING))
-                     if t.number < trial.number and t.user_attrs.get("key") == key
-                     and "duplicate_of" not in t.user_attrs and t.state != TrialState.FAIL]
-            if not twins:
-                return None
-            done = [t for t in twins if t.state != TrialState.RUNNING]
-            if done:
-                return done[0]
+    def _registered_twin(self, trial: optuna.Trial, key: str) -> FrozenTrial | None:
+        """An earlier-registered trial of the same network that is running or finished (not failed)."""
+        for t in self.study.get_trials(deepcopy=False, states=(*FINISHED, TrialState.RUNNING)):
+            if (t.number != trial.number and t.user_attrs.get("key") == key and "duplicate_of" not in t.user_attrs
+                    and t.state != TrialState.FAIL and not self._dead(t)):
+                return t
+        return None
+
+    def _wait_for(self, twin: FrozenTrial) -> FrozenTrial:
+        """The twin once finished (another worker may still be training it)."""
+        while twin.state == TrialState.RUNNING and not self._dead(twin):
             time.sleep(WAIT_FOR_TWIN_S)
+            twin = self.study._storage.get_trial(twin._trial_id)
+        return twin
+
+    @staticmethod
+    def _dead(t: FrozenTrial) -> bool:
+        """A running trial whose worker on this host is gone."""
+        import socket
+
+        return (t.state == TrialState.RUNNING and t.user_attrs.get("host") == socket.gethostname()
+                and not pid_alive(t.user_attrs.get("pid")))
 
     def _reuse(self, trial: optuna.Trial, twin: FrozenTrial):
         trial.set_user_attr("duplicate_of", twin.number)
@@ -114,6 +139,8 @@ class TrialRunner:
         trial.set_user_attr("steps", 0)  # nothing was trained for this trial
         if twin.state == TrialState.PRUNED:
             return self._reject(trial, f"same network as pruned trial {twin.number}")
+        if twin.state != TrialState.COMPLETE:  # its worker died: train this one after all
+            raise TrialFailed(f"the same network's trial {twin.number} did not finish")
         return twin.values[0] if len(twin.values) == 1 else list(twin.values)
 
     # ---- after each trial ---------------------------------------------------------------------------
@@ -156,6 +183,25 @@ class TrialRunner:
 
         self.write_results(plots=True)
         log_summary_run(self.study, self.plan)
+
+
+def fail_dead_local_trials(study: optuna.Study, plan: SearchPlan) -> list[int]:
+    """Fail (and queue again once) the running trials whose worker is gone: those without a heartbeat for
+    ``grace_period`` (RDB storages), and at once those whose process on this host has ended (journal
+    files have no heartbeats; a killed single worker is found at the next start without waiting)."""
+    import socket
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)  # storages with heartbeats: workers on any host
+    host, failed = socket.gethostname(), []
+    handler = StaleTrialHandler(plan.cfg["storage"].get("max_retry", 3))
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if t.user_attrs.get("host") == host and not pid_alive(t.user_attrs.get("pid")):
+            study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
+            handler(study, study._storage.get_trial(t._trial_id))
+            failed.append(t.number)
+    return failed
 
 
 def measure_latency_ms(arch: Architecture, cfg: dict) -> float:

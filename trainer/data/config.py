@@ -172,6 +172,13 @@ class DataConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def check_files(self) -> None:
+        """Raise FileNotFoundError (one line) unless every configured local split file exists."""
+        if self.source == "local":
+            for split in SPLITS:
+                if getattr(self, split) is not None:
+                    self.resolve(getattr(self, split))
+
     def resolve(self, path: str) -> Path:
         """The existing file that ``path`` names; raises FileNotFoundError naming the places looked in."""
         given = Path(os.path.expanduser(path))

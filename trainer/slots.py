@@ -1,0 +1,121 @@
+"""Trial slots: how several workers on one study stop at exactly ``study.n_trials``.
+
+Checking "is there room for one more trial?" and creating that trial must happen as one step, or two
+workers both take the last slot. A lock makes it one step: a file lock beside a local storage (SQLite,
+journal), a PostgreSQL advisory lock for a database that workers on many machines share. The worker
+holds it from the check until its trial has registered its architecture, which also keeps two workers
+from starting to train the same network at the same moment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+from pathlib import Path
+
+import optuna
+from filelock import FileLock
+from optuna.trial import TrialState
+
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+
+
+def retried_numbers(trials) -> set[int]:
+    """Trials whose worker died and that were queued again, including retries that died too (their
+    re-run counts instead)."""
+    import warnings
+
+    from optuna.storages import RetryHeartbeatStaleTrialCallback
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return {n for t in trials for n in RetryHeartbeatStaleTrialCallback.retry_history(t)}
+
+
+def counted(study: optuna.Study) -> int:
+    """Trials that count towards ``study.n_trials``: finished ones, except those interrupted (Ctrl-C) or
+    re-queued after their worker died."""
+    trials = study.get_trials(deepcopy=False)
+    again = retried_numbers(trials)
+    return sum(1 for t in trials if t.state in FINISHED and not t.user_attrs.get("interrupted")
+               and t.number not in again)
+
+
+def running(study: optuna.Study) -> int:
+    return len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+
+
+class TrialSlots:
+    """A lock shared by every worker of a study (see the module docstring)."""
+
+    def __init__(self, study: optuna.Study, lock_path, url: str | None = None) -> None:
+        self.study = study
+        self._held = False
+        self._pg = None
+        if url and url.startswith("postgresql"):
+            key = int(hashlib.sha1(f"layernas:{study.study_name}".encode()).hexdigest()[:15], 16)
+            self._pg = (study._storage, key)
+        else:
+            self._file = FileLock(str(lock_path))
+
+    def claim(self, n_trials: int, tidy=None) -> bool:
+        """Take the lock; True when there is room for one more trial (keep the lock until
+        :meth:`release`), False otherwise (the lock is already released). ``tidy()`` runs first, under
+        the lock (it fails the trials of dead workers, which must happen once, not once per worker)."""
+        self._acquire()
+        if tidy is not None:
+            tidy()
+        if counted(self.study) + running(self.study) < n_trials:
+            return True
+        self.release()
+        return False
+
+    def _acquire(self) -> None:
+        if self._pg is not None:
+            from sqlalchemy import text
+
+            storage, key = self._pg
+            self._conn = _engine(storage).connect()
+            self._conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+        else:
+            self._file.acquire()
+        self._held = True
+
+    def release(self) -> None:
+        if not self._held:
+            return
+        self._held = False
+        if self._pg is not None:
+            from sqlalchemy import text
+
+            self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self._pg[1]})
+            self._conn.close()
+        else:
+            self._file.release()
+
+
+def _engine(storage):
+    """The SQLAlchemy engine behind an RDBStorage (Optuna may wrap it in a cache layer)."""
+    inner = getattr(storage, "_backend", storage)
+    return inner.engine
+
+
+def worker_identity() -> dict:
+    return {"host": socket.gethostname(), "pid": os.getpid()}
+
+
+def pid_alive(pid: int | None) -> bool:
+    """Whether a process of this host still runs (a zombie, killed but not yet reaped, does not)."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][:1] != "Z"
+    except (OSError, IndexError):
+        return True
