@@ -14,7 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
+from .paths import conf_dir
+
+CONF_DIR = str(conf_dir())
 
 
 class UserError(Exception):

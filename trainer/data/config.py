@@ -7,12 +7,13 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from ..paths import REPO_ROOT, shipped_data_dir
+
 SOURCES = ("local", "hf")
 FORMATS = ("auto", "text", "csv", "tsv", "jsonl")
 TOKENIZER_KINDS = ("wordpiece", "bpe")
 SPLITS = ("train", "validation", "test")
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_DATA_DIR = REPO_ROOT / "data"
+DEFAULT_DATA_DIR = shipped_data_dir()
 MIN_VOCAB = 16  # the 5 special tokens plus room for a few real ones
 
 
