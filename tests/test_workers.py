@@ -36,3 +36,27 @@ def test_workers_share_one_study_exactly(search_cfg, tmp_path, request, storage,
     study = run_search(cfg)
     assert time.time() - start < 300
     check_shared_study(study, 24, n_workers, tmp_path / "results" / cfg["study"]["name"])
+
+
+def test_a_dead_workers_trial_is_queued_again_and_its_wandb_run_closed_as_failed(tmp_path):
+    import json
+    import subprocess
+
+    import optuna
+
+    from trainer.study import StaleTrialHandler
+
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 's.db'}", study_name="s")
+    study.set_user_attr("config", {"results_dir": str(tmp_path),
+                                   "logger": {"kind": "wandb", "mode": "offline", "project": "layernas"}})
+    trial = study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
+    trial.set_user_attr("wandb_id", "dead0001")
+    study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+    StaleTrialHandler(max_retry=1)(study, study._storage.get_trial(trial._trial_id))
+    waiting = study.get_trials(states=(TrialState.WAITING,))
+    assert len(waiting) == 1 and waiting[0].params == trial.params
+    (run,) = (tmp_path / "s" / "wandb").glob("offline-run-*-dead0001")
+    out = subprocess.run(["wandb", "leet", "inspect", "--summary", "--json", str(run)], capture_output=True,
+                         text=True, check=True)
+    summary = json.loads(out.stdout)
+    assert summary["exit_code"] == 1 and summary["summary"]["state"] == "crashed"

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import logging
 import math
 import sys
 import time
@@ -33,8 +32,6 @@ from .study import (
     storage_url,
     study_config,
 )
-
-log = logging.getLogger(__name__)
 
 
 class TrialFailed(RuntimeError):

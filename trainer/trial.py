@@ -62,7 +62,10 @@ class TrialRunner:
         if violation:
             return self._reject(trial, f"rejected before training: {violation}")
         if twin is not None:
-            return self._reuse(trial, self._wait_for(twin))
+            twin = self._wait_for(twin)
+            if twin.state in (TrialState.COMPLETE, TrialState.PRUNED):
+                return self._reuse(trial, twin)
+            # its worker died before it finished: train this one instead
         result = run_proxy(arch, self.plan.cfg, trial=trial if self.plan.prunes else None, run=self._run_info(trial))
         self._record(trial, result)
         if result.state == "failed":
@@ -120,6 +123,9 @@ class TrialRunner:
         """The twin once finished (another worker may still be training it)."""
         while twin.state == TrialState.RUNNING and not self._dead(twin):
             time.sleep(WAIT_FOR_TWIN_S)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                optuna.storages.fail_stale_trials(self.study)  # a twin on another host may have lost its worker
             twin = self.study._storage.get_trial(twin._trial_id)
         return twin
 
@@ -139,16 +145,12 @@ class TrialRunner:
         trial.set_user_attr("steps", 0)  # nothing was trained for this trial
         if twin.state == TrialState.PRUNED:
             return self._reject(trial, f"same network as pruned trial {twin.number}")
-        if twin.state != TrialState.COMPLETE:  # its worker died: train this one after all
-            raise TrialFailed(f"the same network's trial {twin.number} did not finish")
         return twin.values[0] if len(twin.values) == 1 else list(twin.values)
 
     # ---- after each trial ---------------------------------------------------------------------------
     def after_trial(self, study: optuna.Study, frozen: FrozenTrial) -> None:
         print(self.progress_line(frozen), flush=True)
         self.write_results()
-        if counted(study) >= self.plan.n_trials:
-            study.stop()
 
     def progress_line(self, frozen: FrozenTrial) -> str:
         trials = self.study.get_trials(deepcopy=False)
