@@ -113,9 +113,9 @@ if __name__ == "__main__":
         print("| input | command | message (exit code) |\n|---|---|---|")
         for what, args, _ in CASES:
             with tempfile.TemporaryDirectory() as tmp:
-                out = run_case(args, Path(tmp) / "results", server.port)
+                code, err = run_case(args, Path(tmp) / "results", server.port)
+                message = err.strip().replace(str(server.port), "5432").replace(tmp, "/tmp/...")
             shown = " ".join(a.replace("{pg}", "5432") for a in args)
-            message = out.stderr.strip().replace(str(server.port), "5432").replace("|", "\\\\|")
-            print(f"| {what} | `layernas {shown}` | `{message}` ({out.returncode}) |")
+            print(f"| {what} | `layernas {shown}` | `{message}` ({code}) |")
     finally:
         server.stop()
