@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import optuna
+import pytest
 
 from tests.conftest import TINY
 
@@ -78,3 +79,21 @@ def test_ctrl_c_records_the_running_trial_as_failed_and_the_study_resumes(tmp_pa
     study = optuna.load_study(study_name="t", storage=storage)
     states = [t.state for t in study.trials]
     assert states.count(optuna.trial.TrialState.COMPLETE) == 2 and len(states) == 3
+
+
+@pytest.mark.slow
+def test_smoke_experiment_writes_everything_with_offline_wandb(tmp_path):
+    """`layernas search experiment=smoke` as in the README, W&B on (offline): one run per trial + a summary."""
+    out = cli("search", "experiment=smoke", f"results_dir={tmp_path}")
+    assert out.returncode == 0, out.stderr
+    folder = tmp_path / "smoke"
+    for name in ("study.db", "trials.csv", "best.yaml", "report.md", "plots/history.png", "plots/op_by_position.png"):
+        assert (folder / name).exists(), name
+    runs = sorted((folder / "wandb").glob("offline-run-*"))
+    jobs = []
+    for run in runs:
+        summary = json.loads(subprocess.run(["wandb", "leet", "inspect", "--summary", "--json", str(run)],
+                                            capture_output=True, text=True, check=True).stdout)
+        assert summary["state"] == "finished"
+        jobs.append(summary["name"])
+    assert len(runs) == 4 and sum(name.startswith("t00") for name in jobs) == 3 and "smoke summary" in jobs

@@ -59,10 +59,14 @@ class FakeTrial:
     def should_prune(self):
         return len(self.reports) >= self.prune_after
 
+    def set_user_attr(self, key, value):
+        setattr(self, key, value)
+
 
 class FakeTrainer:
     def __init__(self, step, value):
         self.global_step, self.sanity_checking, self.should_stop = step, False, False
+        self.is_global_zero, self.world_size = True, 1
         self.callback_metrics = {"val/mlm_loss": torch.tensor(value)}
 
 
@@ -74,7 +78,7 @@ def test_objective_curve_reports_at_the_global_step_and_prunes():
     assert trial.reports == [(400, 6.0)] and not first.should_stop
     second = FakeTrainer(200, 5.5)
     cb.on_validation_end(second, None)
-    assert trial.reports[-1] == (500, 5.5) and second.should_stop and cb.pruned_at == 500
+    assert trial.reports[-1] == (500, 5.5) and second.should_stop and cb.pruned_at == trial.pruned_at == 500
     cb.on_validation_end(second, None)  # the same step again (final validation) is not reported twice
     assert len(trial.reports) == 2 and cb.last_step == 200
 

@@ -35,7 +35,12 @@ def test_workers_share_one_study_exactly(search_cfg, tmp_path, request, storage,
     start = time.time()
     study = run_search(cfg)
     assert time.time() - start < 300
-    check_shared_study(study, 24, n_workers, tmp_path / "results" / cfg["study"]["name"])
+    folder = tmp_path / "results" / cfg["study"]["name"]
+    check_shared_study(study, 24, n_workers, folder)
+    if storage == "postgres":  # the password is in the URL the workers used, and nowhere in what they wrote
+        written = "".join(p.read_text() for p in folder.rglob("*") if p.suffix in (".csv", ".yaml", ".md"))
+        assert "s3cret-pw" not in written and "s3cret-pw" not in str(study.user_attrs)
+        assert "layernas:***@127.0.0.1" in (folder / "best.yaml").read_text()
 
 
 def test_a_dead_workers_trial_is_queued_again_and_its_wandb_run_closed_as_failed(tmp_path):

@@ -26,6 +26,12 @@ def objective_names(study: optuna.Study) -> list[str]:
     return study.metric_names or [f"objective_{i}" for i in range(len(study.directions))]
 
 
+def objective_labels(study: optuna.Study) -> list[str]:
+    """Names with the metric behind them where it differs: ``objective (val/mlm_loss)``."""
+    keys = {o["name"]: o["key"] for o in study.user_attrs.get("objectives", [])}
+    return [f"{n} ({keys[n]})" if keys.get(n, n) != n else n for n in objective_names(study)]
+
+
 def rows(study: optuna.Study) -> tuple[list[str], list[list]]:
     """One row per trial, in trial order (the content of trials.csv and the W&B leaderboard table)."""
     names = objective_names(study)
@@ -123,7 +129,7 @@ def _existing_images(folder: Path) -> dict[str, Path]:
 
 def draw(study: optuna.Study, folder: Path) -> dict[str, Path]:
     """All plots of the study; returns the PNGs by name."""
-    names = objective_names(study)
+    names = objective_labels(study)
     trials = study.get_trials(deepcopy=False)
     direction = study.directions[0].name.lower()
     images = {"history": plots.history(trials, names[0], direction, folder / "history.png")}
@@ -140,7 +146,7 @@ def markdown(study: optuna.Study, images: dict[str, Path]) -> str:
     """report.md: counts, leaderboard, baselines against the best, the Pareto set, failures, plots."""
     from .search import fmt
 
-    names = objective_names(study)
+    names = objective_labels(study)
     trials = study.get_trials(deepcopy=False)
     config = study.user_attrs.get("config", {})
     states = [t.state for t in trials]
