@@ -81,8 +81,8 @@ def report(_args) -> None:
         for name in ARCHS:
             values = by_arch.get(name)
             if values:
-                std = statistics.stdev(values) if len(values) > 1 else float("nan")
-                print(f"| {name} | {statistics.mean(values):.3f} | {std:.3f} | {len(values)} |")
+                std = f"{statistics.stdev(values):.3f}" if len(values) > 1 else "-"
+                print(f"| {name} | {statistics.mean(values):.3f} | {std} | {len(values)} |")
         means[(tag, budget)] = {n: statistics.mean(v) for n, v in by_arch.items()}
         stds = [statistics.stdev(v) for v in by_arch.values() if len(v) > 1]
         if stds:

@@ -66,7 +66,7 @@ def test_cached_builds_once_and_rebuilds_unreadable_files(tmp_path, caplog):
     path.write_text("garbage")
     with caplog.at_level(logging.WARNING, logger="trainer.data.cache"):
         assert cached(path, build, load) == "good"
-    assert len(builds) == 2 and f"cache file {path} is unreadable (found 'garbage'); delete it" in caplog.text
+    assert len(builds) == 2 and f"cache file {path} is unreadable (found 'garbage'); rebuilding it" in caplog.text
     with pytest.raises(CorruptCacheError, match=r"^cache file .*y\.txt is unreadable \(found 'bad'\); delete it"):
         cached(tmp_path / "y.txt", lambda tmp: open(tmp, "w").write("bad"), load)
 

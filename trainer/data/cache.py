@@ -35,7 +35,8 @@ class CorruptCacheError(ValueError):
 
     def __init__(self, path: str | os.PathLike, reason: object) -> None:
         first_line = str(reason).strip().splitlines()[0] if str(reason).strip() else type(reason).__name__
-        super().__init__(f"cache file {path} is unreadable ({first_line}); delete it to rebuild")
+        self.what = f"cache file {path} is unreadable ({first_line})"
+        super().__init__(f"{self.what}; delete it to rebuild")
 
 
 def fingerprint(path: str | os.PathLike) -> str:
@@ -72,7 +73,7 @@ def cached(path: str | os.PathLike, build: Callable[[str], None], load: Callable
             try:
                 return load(path)
             except CorruptCacheError as err:
-                log.warning("%s; rebuilding it now", err)
+                log.warning("%s; rebuilding it", err.what)
         COUNTERS["cache_build"] += 1
         atomic_write(path, build)
         return load(path)
