@@ -62,6 +62,18 @@ class ObjectiveCurve(pl.Callback):
         return self.curve[-1][0] - self.step_offset if self.curve else None
 
 
+class AttachLogger(pl.Callback):
+    """Hands the trainer its logger only after Lightning's setup hook, which touches every logger's
+    ``experiment`` and so would wait for the W&B run (seconds in a fresh process) before the first step.
+    The run keeps starting in the background; the first metrics, a few steps later, find it ready."""
+
+    def __init__(self, logger) -> None:
+        self.logger = logger
+
+    def setup(self, trainer: pl.Trainer, module: pl.LightningModule, stage: str) -> None:
+        trainer.loggers = [self.logger]
+
+
 class NonFiniteGuard(pl.Callback):
     """Stops training at the first NaN/inf training loss and keeps the reason."""
 

@@ -23,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 from search_space import Architecture, MaskedLM, ModelConfig, SequenceClassifier, build_encoder
 from search_space.cost import count_params, flops
 
-from .callbacks import NonFiniteGuard, ObjectiveCurve, StepProgressBar, Stopwatch
+from .callbacks import AttachLogger, NonFiniteGuard, ObjectiveCurve, StepProgressBar, Stopwatch
 from .config import TaskConfig, TrainerConfig, check_run_config
 from .data import ClassificationDataModule, DataConfig, MLMDataModule
 from .module import ClassifierModule, MaskedLMModule
@@ -83,6 +83,8 @@ def resolve_precision(precision: str) -> str:
 def _trainer(tcfg: TrainerConfig, max_steps: int, callbacks: list, logger, description: str) -> pl.Trainer:
     if tcfg.shows_progress:
         callbacks = [*callbacks, StepProgressBar(description)]
+    if logger is not None and "spawn" not in str(tcfg.strategy):  # spawned ranks get the logger as it is
+        callbacks, logger = [*callbacks, AttachLogger(logger)], None
     return pl.Trainer(
         max_steps=max_steps,
         max_epochs=-1,
