@@ -73,7 +73,10 @@ def check(tmp_path, n_trials: int, killed: dict[int, dict]) -> None:
     assert set(killed) <= again, "a killed trial was not queued again"
     assert counted(study) == n_trials
     with open(tmp_path / "k" / "trials.csv", newline="") as f:
-        assert [int(r["number"]) for r in csv.DictReader(f)] == sorted(trials)
+        rows = list(csv.DictReader(f))
+    assert [int(r["number"]) for r in rows] == sorted(trials)
+    assert all(r["reason"].startswith("its worker stopped during the trial; run again as #")
+               for r in rows if int(r["number"]) in killed)
 
 
 def test_killed_workers_lose_nothing(tmp_path):

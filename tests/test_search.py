@@ -27,7 +27,8 @@ def test_search_writes_results_and_enqueues_baselines_first(search_cfg, tmp_path
     assert all(r["arch"] and r["key"] and float(r["objective"]) > 0 for r in rows)
     best = yaml.safe_load((folder / "best.yaml").read_text())
     assert best["best"]["arch"] == best_trials(study)[0].user_attrs["arch"]
-    assert best["config"]["model"]["d_model"] == 32 and best["seed"] == 0 and best["git_commit"]
+    assert best["config"]["model"]["d_model"] == 32 and best["seed"] == 0
+    assert best["git_commit"] and best["git_commit"] == study.user_attrs["git_commit"]  # the search's, not the report's
     assert best["best"]["retrain"] == f"layernas retrain study.name=t trial={best['best']['trial']}"
     report = (folder / "report.md").read_text()
     assert "## Leaderboard" in report and "## Baselines against the best" in report

@@ -36,15 +36,33 @@ def rows(study: optuna.Study) -> tuple[list[str], list[list]]:
     """One row per trial, in trial order (the content of trials.csv and the W&B leaderboard table)."""
     names = objective_names(study)
     columns = BASE_COLUMNS + names + COST_COLUMNS
+    trials = study.get_trials(deepcopy=False)
+    why = reasons(trials)
     out = []
-    for t in study.get_trials(deepcopy=False):
+    for t in trials:
         values = list(t.values) if t.values else [None] * len(names)
         u = t.user_attrs
+        reason = why.get(t.number, "")
         out.append([t.number, t.state.name.lower(), u.get("baseline", ""), u.get("arch", ""), u.get("key", ""),
                     *values, u.get("params"), u.get("flops"), u.get("latency_ms"), u.get("steps"),
                     _round(u.get("wall_s")), _round(u.get("tokens_per_s")), u.get("duplicate_of", ""),
-                    u.get("reason", ""), _time(t.datetime_start), _time(t.datetime_complete)])
+                    reason, _time(t.datetime_start), _time(t.datetime_complete)])
     return columns, out
+
+
+def search_commit(study: optuna.Study) -> str:
+    """The commit of the code that last ran the search (the current one for studies that did not record it)."""
+    return study.user_attrs.get("git_commit") or git_commit()
+
+
+def reasons(trials: list[FrozenTrial]) -> dict[int, str]:
+    """Why each failed, pruned or rejected trial ended; a trial failed by the heartbeat or restart check
+    has no reason of its own (its worker died), so it gets one from the trial that re-ran it."""
+    rerun = {t.system_attrs["failed_trial"]: t.number for t in trials if "failed_trial" in t.system_attrs}
+    out = {t.number: t.user_attrs["reason"] for t in trials if t.user_attrs.get("reason")}
+    for number, again in rerun.items():
+        out.setdefault(number, f"its worker stopped during the trial; run again as #{again}")
+    return out
 
 
 def _round(value):
@@ -97,7 +115,7 @@ def best_document(study: optuna.Study) -> dict:
     single = len(study.directions) == 1
     return {"study": study.study_name, "objectives": study.user_attrs.get("objectives", []),
             "best" if single else "pareto_front": best[0] if single else best,
-            "baselines": baselines, "seed": config.get("seed"), "git_commit": git_commit(), "config": config}
+            "baselines": baselines, "seed": config.get("seed"), "git_commit": search_commit(study), "config": config}
 
 
 def write_results(study: optuna.Study, study_dir: Path, with_plots: bool = False) -> None:
@@ -159,7 +177,7 @@ def markdown(study: optuna.Study, images: dict[str, Path]) -> str:
              f"{states.count(TrialState.PRUNED)} pruned or rejected, {states.count(TrialState.FAIL)} failed, "
              f"{states.count(TrialState.RUNNING)} running; "
              f"{sum(t.user_attrs.get('steps') or 0 for t in trials):,} training steps in all",
-             f"- git commit `{git_commit()}`; seed {config.get('seed')}", ""]
+             f"- git commit `{search_commit(study)}`; seed {config.get('seed')}", ""]
     top = ranked(study)
     head = "| rank | trial | " + " | ".join(names) + " | params | FLOPs/seq | baseline | architecture |"
     sep = "|---" * (5 + len(names)) + "|---|"
@@ -175,11 +193,12 @@ def markdown(study: optuna.Study, images: dict[str, Path]) -> str:
         lines += ["", "## Pareto front", "", head, sep]
         for t in best_trials(study):
             lines.append(_row(top.index(t) + 1 if t in top else "-", t, names, fmt))
-    problems = [t for t in trials if t.state in (TrialState.FAIL, TrialState.PRUNED) and t.user_attrs.get("reason")]
+    why = reasons(trials)
+    problems = [t for t in trials if t.state in (TrialState.FAIL, TrialState.PRUNED) and t.number in why]
     if problems:
         lines += ["", "## Failed, pruned and rejected trials", "", "| trial | state | reason | architecture |",
                   "|---|---|---|---|"]
-        lines += [f"| {t.number} | {t.state.name.lower()} | {t.user_attrs['reason']} | "
+        lines += [f"| {t.number} | {t.state.name.lower()} | {why[t.number]} | "
                   f"`{t.user_attrs.get('arch', '')}` |" for t in problems]
     if images:
         lines += ["", "## Plots", ""]

@@ -25,6 +25,7 @@ from .slots import TrialSlots, counted
 from .study import (
     Objective,
     check_storage,
+    git_commit,
     make_pruner,
     make_sampler,
     make_storage,
@@ -104,6 +105,7 @@ def open_study(plan: SearchPlan) -> optuna.Study:
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         study.set_metric_names([o.name for o in plan.objectives])
     study.set_user_attr("config", study_config(plan.cfg))
+    study.set_user_attr("git_commit", git_commit())  # the code that ran the trials, for best.yaml and report.md
     study.set_user_attr("objectives", [o.__dict__ for o in plan.objectives])
     return study
 
