@@ -11,7 +11,6 @@ import optuna
 import pytest
 
 from tests.conftest import TINY, TINY_SST2
-from trainer.data import COUNTERS
 from trainer.proxy import run_proxy
 
 ARCH = "sdconv(k=3) ffn sa ffn"
@@ -106,4 +105,3 @@ def test_second_cli_run_does_not_tokenize_again(tmp_path):
     assert second.returncode == 0, second.stderr
     assert "tokenized" not in second.stderr + second.stdout and "trained" not in second.stderr + second.stdout
     assert "val/mlm_loss" in second.stdout and "state" in second.stdout
-    assert COUNTERS is not None
