@@ -91,6 +91,44 @@ def test_bad_input_is_one_line(what, args, message, tmp_path, postgres):
     assert not (tmp_path / "results").exists()
 
 
+# (what, cache file to damage, the bytes written over it)
+DAMAGED_CACHES = [
+    ("damaged tokenizer cache", "tokenizers/*.json", b'{"version": "1.0", "trunc'),
+    ("damaged token cache", "tokens/*-train-*.npy", b"\x93NUMPY garbage"),
+]
+
+
+def build_cache(cache: Path) -> int:
+    """Tokenize the FAST proxy's data into ``cache``; returns the vocabulary size."""
+    from hydra import compose, initialize_config_dir
+
+    from tests.conftest import CONF
+    from trainer.proxy import prepare_data
+
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        return prepare_data(compose("proxy", overrides=[*FAST, f"data.cache_dir={cache}"]))
+
+
+def run_damaged_cache_case(pattern: str, damage: bytes, tmp: Path) -> tuple[Path, int, str]:
+    """Build a cache, overwrite one of its files with ``damage``, run ``layernas proxy`` on it."""
+    build_cache(tmp / "cache")
+    (path,) = (tmp / "cache").glob(pattern)
+    path.write_bytes(damage)
+    return path, *run_case(["proxy", f"data.cache_dir={tmp / 'cache'}"], tmp / "results", 0)
+
+
+@pytest.mark.parametrize(("what", "pattern", "damage"), DAMAGED_CACHES, ids=[c[0] for c in DAMAGED_CACHES])
+def test_a_damaged_cache_file_is_named_not_overwritten(what, pattern, damage, tmp_path):
+    path, code, err = run_damaged_cache_case(pattern, damage, tmp_path)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1, err
+    assert lines[0].startswith(f"error: cache file {path} is unreadable (")
+    assert lines[0].endswith("; delete it to rebuild")
+    assert path.read_bytes() == damage and not (tmp_path / "results").exists()
+    path.unlink()  # what the message says to do
+    assert build_cache(tmp_path / "cache") == 300 and path.exists()
+
+
 def test_a_file_that_is_not_weights_is_refused(tmp_path):
     from trainer.retrain import load_retrained
 
@@ -117,5 +155,10 @@ if __name__ == "__main__":
                 message = err.strip().replace(str(server.port), "5432").replace(tmp, "/tmp/...")
             shown = " ".join(a.replace("{pg}", "5432") for a in args)
             print(f"| {what} | `layernas {shown}` | `{message}` ({code}) |")
+        for what, pattern, damage in DAMAGED_CACHES:
+            with tempfile.TemporaryDirectory() as tmp:
+                _, code, err = run_damaged_cache_case(pattern, damage, Path(tmp))
+                message = err.strip().splitlines()[-1].replace(f"{tmp}/cache", "<cache>")
+            print(f"| {what} | `layernas proxy` (one file of its cache overwritten) | `{message}` ({code}) |")
     finally:
         server.stop()

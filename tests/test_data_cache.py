@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import logging
+import re
 
 import numpy as np
 import pytest
@@ -49,7 +49,7 @@ def test_fingerprint_is_sha256_of_bytes(tmp_path):
     assert fingerprint(path) == hashlib.sha256(b"abcd").hexdigest()
 
 
-def test_cached_builds_once_and_rebuilds_unreadable_files(tmp_path, caplog):
+def test_cached_builds_once_and_names_unreadable_files(tmp_path):
     path, builds = tmp_path / "x.txt", []
 
     def build(tmp):
@@ -64,9 +64,12 @@ def test_cached_builds_once_and_rebuilds_unreadable_files(tmp_path, caplog):
 
     assert cached(path, build, load) == "good" and cached(path, build, load) == "good" and len(builds) == 1
     path.write_text("garbage")
-    with caplog.at_level(logging.WARNING, logger="trainer.data.cache"):
-        assert cached(path, build, load) == "good"
-    assert len(builds) == 2 and f"cache file {path} is unreadable (found 'garbage'); rebuilding it" in caplog.text
+    message = rf"^cache file {re.escape(str(path))} is unreadable \(found 'garbage'\); delete it to rebuild$"
+    with pytest.raises(CorruptCacheError, match=message):
+        cached(path, build, load)
+    assert path.read_text() == "garbage" and len(builds) == 1  # never overwritten behind the user's back
+    path.unlink()
+    assert cached(path, build, load) == "good" and len(builds) == 2
     with pytest.raises(CorruptCacheError, match=r"^cache file .*y\.txt is unreadable \(found 'bad'\); delete it"):
         cached(tmp_path / "y.txt", lambda tmp: open(tmp, "w").write("bad"), load)
 
@@ -102,7 +105,7 @@ def test_second_call_does_not_tokenize(tmp_path):
         .lengths.max() == 16  # another seq_len is another cache file
 
 
-def test_corrupt_token_cache_is_rebuilt(tmp_path, caplog):
+def test_corrupt_token_cache_is_named_then_rebuilt_once_deleted(tmp_path):
     cfg = wikitext(tmp_path)
     tok = get_tokenizer(cfg)
     rows = mlm_sequences(cfg, "validation", tok)
@@ -110,11 +113,13 @@ def test_corrupt_token_cache_is_rebuilt(tmp_path, caplog):
     data = path.read_bytes()
     for damaged in (data[: len(data) // 2], b"\x00garbage" * 10):
         path.write_bytes(damaged)
+        with pytest.raises(CorruptCacheError, match=rf"^cache file {re.escape(str(path))} is unreadable \(.+\); "):
+            mlm_sequences(cfg, "validation", tok)
+        assert path.read_bytes() == damaged
+        path.unlink()
         encodes = COUNTERS["encode_batch"]
-        with caplog.at_level(logging.WARNING, logger="trainer.data.cache"):
-            assert torch.equal(mlm_sequences(cfg, "validation", tok), rows)
-        assert COUNTERS["encode_batch"] > encodes and f"cache file {path} is unreadable" in caplog.text
-        assert path.read_bytes() == data
+        assert torch.equal(mlm_sequences(cfg, "validation", tok), rows)
+        assert COUNTERS["encode_batch"] > encodes and path.read_bytes() == data
 
 
 def test_concurrent_processes_build_once_and_a_fresh_datamodule_reuses(tmp_path):

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 import os
+import re
 import signal
 import time
 
 import pytest
 
 from tests.data_helpers import wikitext, write
-from trainer.data import COUNTERS, SPECIAL_IDS, SPECIAL_TOKENS, get_tokenizer, load_split
+from trainer.data import COUNTERS, SPECIAL_IDS, SPECIAL_TOKENS, CorruptCacheError, get_tokenizer, load_split
 from trainer.data.tokenizer import allow_parallelism, check_special_ids, tokenizer_path, train_tokenizer
 
 
@@ -61,16 +61,17 @@ def test_lowercase_setting(tmp_path):
     assert lower.token_to_id("The") is None and lower.token_to_id("the") is not None
 
 
-def test_corrupt_tokenizer_file_is_rebuilt(tmp_path, caplog):
+def test_corrupt_tokenizer_file_is_named_then_rebuilt_once_deleted(tmp_path):
     cfg = wikitext(tmp_path, max_train_docs=300)
     tok = get_tokenizer(cfg)
     tokenizer_path(cfg).write_text('{"version": "1.0", "trunc')
     before = COUNTERS["train_tokenizer"]
-    with caplog.at_level(logging.WARNING, logger="trainer.data.cache"):
-        again = get_tokenizer(cfg)
+    with pytest.raises(CorruptCacheError, match=rf"^cache file {re.escape(str(tokenizer_path(cfg)))} is unreadable"):
+        get_tokenizer(cfg)
+    tokenizer_path(cfg).unlink()
+    again = get_tokenizer(cfg)
     assert COUNTERS["train_tokenizer"] == before + 1
     assert again.to_str() == tok.to_str()
-    assert f"cache file {tokenizer_path(cfg)} is unreadable" in caplog.text and "rebuilding" in caplog.text
 
 
 def test_foreign_tokenizer_special_ids_rejected():

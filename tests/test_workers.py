@@ -65,3 +65,25 @@ def test_a_dead_workers_trial_is_queued_again_and_its_wandb_run_closed_as_failed
                          text=True, check=True)
     summary = json.loads(out.stdout)
     assert summary["exit_code"] == 1 and summary["summary"]["state"] == "crashed"
+
+
+def test_workers_fork_from_a_server_that_has_imported_torch_and_runs_no_thread():
+    import importlib.util
+    import multiprocessing.forkserver as forkserver
+    import os
+    from pathlib import Path
+
+    from trainer.workers import PRELOAD, start_importing, worker_context
+
+    assert all(importlib.util.find_spec(name) for name in PRELOAD)  # a missing one would be skipped silently
+    context = worker_context()
+    assert context.get_start_method() == "forkserver"
+    start_importing()
+    child = context.Process(target=os.getpid)  # the server forks only once its imports are done
+    child.start()
+    child.join(timeout=120)
+    assert child.exitcode == 0
+    server = Path(f"/proc/{forkserver._forkserver._forkserver_pid}")
+    assert "libtorch_cpu" in (server / "maps").read_text()
+    threads = next(line for line in (server / "status").read_text().splitlines() if line.startswith("Threads:"))
+    assert threads.split() == ["Threads:", "1"]  # forking copies no thread pool (OpenMP, tokenizers) into workers

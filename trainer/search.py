@@ -132,11 +132,17 @@ def enqueue_baselines(study: optuna.Study, space: SearchSpace) -> list[str]:
 def run_search(cfg: dict) -> optuna.Study:
     """Validate, open (or resume) the study, enqueue baselines and run trials until ``study.n_trials``,
     in this process or in ``study.n_workers`` worker processes."""
+    plan = plan_search(cfg)
+    check_storage(cfg["storage"], plan.study_dir)
+    if plan.n_workers > 1:
+        from .workers import start_importing
+
+        start_importing()  # before the imports below, so that the workers' imports overlap them
+    from .logs import quiet_lightning
     from .proxy import prepare_data
     from .trial import TrialRunner
 
-    plan = plan_search(cfg)
-    check_storage(cfg["storage"], plan.study_dir)
+    quiet_lightning()
     plan = plan_search(cfg, vocab_size=prepare_data(cfg))  # tokenize once, before any trial or worker
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # each trial gets our own one-line report instead
     study = open_study(plan)
@@ -199,11 +205,8 @@ def main(cfg) -> int:
     """``layernas search`` body."""
     from omegaconf import OmegaConf
 
-    from .logs import quiet_lightning
-
     plain = OmegaConf.to_container(cfg, resolve=True)
     plan_search(plain)  # every check before anything heavy is imported or written
-    quiet_lightning()
     run_search(plain)
     return 0
 

@@ -3,7 +3,9 @@
 A cache file is only ever created by ``os.replace`` of a complete temporary file, so a reader never sees
 half a file. Building happens under ``<file>.lock`` (``filelock``), so when several processes ask for the
 same missing file at once, one builds it and the others wait and then read it. A file that exists but
-cannot be read (truncated, garbage) is logged and rebuilt automatically.
+cannot be read (truncated, garbage, written by something else) is an error that names it: the cache
+directory may be shared by running searches, so it is never silently overwritten; deleting the file
+rebuilds it on the next run.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import logging
 import os
 from collections import Counter
 from collections.abc import Callable
@@ -22,7 +23,6 @@ from filelock import FileLock
 
 from ..files import atomic_write
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Per-process counts of expensive work ("train_tokenizer", "encode_batch", "cache_build"); they let tests and
@@ -35,8 +35,7 @@ class CorruptCacheError(ValueError):
 
     def __init__(self, path: str | os.PathLike, reason: object) -> None:
         first_line = str(reason).strip().splitlines()[0] if str(reason).strip() else type(reason).__name__
-        self.what = f"cache file {path} is unreadable ({first_line})"
-        super().__init__(f"{self.what}; delete it to rebuild")
+        super().__init__(f"cache file {path} is unreadable ({first_line}); delete it to rebuild")
 
 
 def fingerprint(path: str | os.PathLike) -> str:
@@ -62,18 +61,15 @@ def digest(obj) -> str:
 
 
 def cached(path: str | os.PathLike, build: Callable[[str], None], load: Callable[[Path], T]) -> T:
-    """``load(path)``, first building the file with ``build(tmp_path)`` if it is missing or unreadable.
+    """``load(path)``, first building the file with ``build(tmp_path)`` if it is missing.
 
-    ``load`` signals an unreadable file by raising :class:`CorruptCacheError`; the file is then rebuilt.
+    ``load`` signals an unreadable file by raising :class:`CorruptCacheError`, which propagates.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(f"{path}.lock"):
         if path.exists():
-            try:
-                return load(path)
-            except CorruptCacheError as err:
-                log.warning("%s; rebuilding it", err.what)
+            return load(path)
         COUNTERS["cache_build"] += 1
         atomic_write(path, build)
         return load(path)
