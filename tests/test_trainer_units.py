@@ -107,3 +107,21 @@ def test_hydra_errors_become_one_line():
     e = MissingConfigException("In 'proxy': Could not find 'model/huge'\n\nAvailable options in 'model':\n\tbase\n"
                                "\tsmall\n\ttiny\nConfig search path:\n\tprovider=hydra", missing_cfg_file="model/huge")
     assert explain_hydra_error(e, "proxy") == "model=huge is not an option; allowed model options: base, small, tiny"
+
+
+def test_taken_slots_come_from_one_read_of_the_storage():
+    """A trial finishing between two reads would be neither counted nor running, and one slot too many
+    would look free: the count of taken slots must not depend on when trials finish during it."""
+    from optuna.trial import TrialState, create_trial
+
+    from trainer.slots import taken
+
+    class FinishingStudy:  # each read of the storage sees the running trial one step further
+        def __init__(self):
+            self.reads = iter([[create_trial(state=TrialState.RUNNING)], [create_trial(value=1.0)]] * 2)
+
+        def get_trials(self, deepcopy=False, states=None):
+            trials = next(self.reads)
+            return [t for t in trials if states is None or t.state in states]
+
+    assert taken(FinishingStudy()) == 1

@@ -36,14 +36,21 @@ def retried_numbers(trials) -> set[int]:
 def counted(study: optuna.Study) -> int:
     """Trials that count towards ``study.n_trials``: finished ones, except those interrupted (Ctrl-C) or
     re-queued after their worker died."""
-    trials = study.get_trials(deepcopy=False)
+    return counted_in(study.get_trials(deepcopy=False))
+
+
+def counted_in(trials: list) -> int:
+    """:func:`counted` over a list of trials (one read of the storage)."""
     again = retried_numbers(trials)
     return sum(1 for t in trials if t.state in FINISHED and not t.user_attrs.get("interrupted")
                and t.number not in again)
 
 
-def running(study: optuna.Study) -> int:
-    return len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+def taken(study: optuna.Study) -> int:
+    """Slots taken: counted trials plus running ones, from one read of the storage (a trial that finishes
+    between two reads would be in neither count, and one slot too many would look free)."""
+    trials = study.get_trials(deepcopy=False)
+    return counted_in(trials) + sum(1 for t in trials if t.state == TrialState.RUNNING)
 
 
 class TrialSlots:
@@ -66,7 +73,7 @@ class TrialSlots:
         self._acquire()
         if tidy is not None:
             tidy()
-        if counted(self.study) + running(self.study) < n_trials:
+        if taken(self.study) < n_trials:
             return True
         self.release()
         return False
