@@ -20,8 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def command(tmp_path, n_trials: int, n_workers: int) -> list[str]:
     return [sys.executable, "-m", "trainer.cli", "search", *TINY, "model.n_sublayers=4", "study.name=k",
-            f"results_dir={tmp_path}", "space=lvbert", "sampler=random", "trainer.max_steps=60",
-            "trainer.val_check_interval=30", "storage.heartbeat_interval=1", "storage.grace_period=4",
+            f"results_dir={tmp_path}", "space=lvbert", "sampler=random", "trainer.max_steps=150",
+            "trainer.val_check_interval=50", "storage.heartbeat_interval=1", "storage.grace_period=4",
             f"study.n_workers={n_workers}", f"study.n_trials={n_trials}", "logger=none"]
 
 
