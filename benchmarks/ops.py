@@ -31,8 +31,8 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from search_space import build_layer  # noqa: E402
-from search_space.cost import measure_latency  # noqa: E402
+from layernas.search_space import build_layer  # noqa: E402
+from layernas.search_space.cost import measure_latency  # noqa: E402
 
 OURS = ["sa", "sa[math]", "bsa(b=2)", "bsa(b=4)", "sdconv(k=9)", "mixed(k=9)", "lconv(k=9)", "dconv(k=9)",
         "ffn", "mixed(k=9) ffn"]

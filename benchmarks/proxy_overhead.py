@@ -24,8 +24,8 @@ def main() -> None:
     p.add_argument("--steps", type=int, nargs="+", default=[20, 300], help="max_steps of each run, in order")
     p.add_argument("overrides", nargs="*", default=[], help="Hydra overrides, e.g. logger=none")
     args = p.parse_args()
-    from trainer.data import DataConfig, MLMDataModule
-    from trainer.proxy import run_proxy
+    from layernas.trainer.data import DataConfig, MLMDataModule
+    from layernas.trainer.proxy import run_proxy
 
     with tempfile.TemporaryDirectory() as results, initialize_config_dir(config_dir=CONF, version_base="1.3"):
         cfgs = [compose("proxy", overrides=[f"trainer.max_steps={n}", "trainer.progress_bar=false",

@@ -35,7 +35,7 @@ def load_runs(path: Path = RUNS) -> list[dict]:
 
 
 def run(args) -> None:
-    from trainer.proxy import run_proxy
+    from layernas.trainer.proxy import run_proxy
 
     done = {(r["tag"], r["budget"], r["name"], r["seed"]) for r in load_runs()}
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):

@@ -1,4 +1,4 @@
-"""Task heads on top of an :class:`~search_space.model.Encoder`: masked LM and sequence classification."""
+"""Task heads on top of an :class:`~layernas.search_space.model.Encoder`: masked LM and sequence classification."""
 
 from __future__ import annotations
 

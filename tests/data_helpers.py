@@ -9,8 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from trainer.data import DataConfig
-from trainer.data.config import REPO_ROOT
+from layernas.trainer.data import DataConfig
+from layernas.trainer.data.config import REPO_ROOT
 
 SHARED_DATA = Path(os.environ.get("LAYERNAS_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
 IMDB = SHARED_DATA / "imdb"
@@ -50,9 +50,9 @@ def write(path: Path, text: str) -> Path:
 CHILD = """
 import json, os, sys, time, hashlib
 from pathlib import Path
-from trainer.data import COUNTERS, DataConfig, get_tokenizer, mlm_sequences
+from layernas.trainer.data import COUNTERS, DataConfig, get_tokenizer, mlm_sequences
 if sys.argv[2] == "datamodule":
-    from trainer.data import MLMDataModule
+    from layernas.trainer.data import MLMDataModule
 cfg = DataConfig.from_dict(json.loads(sys.argv[1]))
 if len(sys.argv) > 3:
     sync = Path(sys.argv[3])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from search_space import OPS, Architecture, LayerSpec
+from layernas.search_space import OPS, Architecture, LayerSpec
 
 DOMAINS = {
     "h": [1, 2, 4, 8],

@@ -66,7 +66,7 @@ CASES = [
 
 def run_case(args: list[str], results: Path, pg_port: int) -> tuple[int, str]:
     """Run ``layernas <args>`` in this process (as the console script does); return (exit code, stderr)."""
-    from trainer.cli import main
+    from layernas.trainer.cli import main
 
     args = [a.replace("{pg}", str(pg_port)) for a in args]
     extra = FAST if args[0] in ("proxy", "search") else []
@@ -103,7 +103,7 @@ def build_cache(cache: Path) -> int:
     from hydra import compose, initialize_config_dir
 
     from tests.conftest import CONF
-    from trainer.proxy import prepare_data
+    from layernas.trainer.proxy import prepare_data
 
     with initialize_config_dir(config_dir=CONF, version_base="1.3"):
         return prepare_data(compose("proxy", overrides=[*FAST, f"data.cache_dir={cache}"]))
@@ -130,7 +130,7 @@ def test_a_damaged_cache_file_is_named_not_overwritten(what, pattern, damage, tm
 
 
 def test_a_file_that_is_not_weights_is_refused(tmp_path):
-    from trainer.retrain import load_retrained
+    from layernas.trainer.retrain import load_retrained
 
     folder = tmp_path / "retrain"
     folder.mkdir()

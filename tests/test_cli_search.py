@@ -19,7 +19,7 @@ FAST = [*TINY, "model.n_sublayers=2", "study.name=t", "logger=none"]
 
 
 def cli(*args, cwd=ROOT, **kw):
-    return subprocess.run([sys.executable, "-m", "trainer.cli", *args], cwd=cwd, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "layernas.trainer.cli", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=600, env=dict(os.environ), **kw)
 
 
@@ -42,7 +42,7 @@ def test_search_report_retrain_round_trip(tmp_path):
     assert "test/mlm_loss" in metrics and metrics["objective"] == "val/mlm_loss"
     assert (folders[0] / "model-seed1.safetensors").exists() and (folders[0] / "arch.txt").exists()
 
-    from trainer.retrain import load_retrained
+    from layernas.trainer.retrain import load_retrained
 
     model = load_retrained(folders[0], seed=1)
     assert model.encoder.config.d_model == 32 and not model.training
@@ -60,7 +60,7 @@ def _running_trial(db: Path) -> bool:
 
 def test_ctrl_c_records_the_running_trial_as_failed_and_the_study_resumes(tmp_path):
     slow = [*FAST, f"results_dir={tmp_path}", "trainer.max_steps=2000", "trainer.val_check_interval=1000"]
-    proc = subprocess.Popen([sys.executable, "-m", "trainer.cli", "search", *slow, "study.n_trials=2"], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "layernas.trainer.cli", "search", *slow, "study.n_trials=2"], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while not _running_trial(tmp_path / "t" / "study.db") and time.time() < deadline:

@@ -5,7 +5,7 @@ import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
-from search_space import (
+from layernas.search_space import (
     OPS,
     Architecture,
     LayerSpec,
@@ -14,8 +14,8 @@ from search_space import (
     build_encoder,
     build_layer,
 )
-from search_space.config import POSITIONS
-from search_space.cost import (
+from layernas.search_space.config import POSITIONS
+from layernas.search_space.cost import (
     classifier_head_params,
     count_params,
     encoder_params,
@@ -26,7 +26,7 @@ from search_space.cost import (
     op_flops,
     sublayer_params,
 )
-from search_space.ops import convolution
+from layernas.search_space.ops import convolution
 from tests.helpers import random_arch, random_spec, span_conv_as_matmul
 
 ALL_OPS = sorted(OPS)

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from tests.data_helpers import child, child_result, sst2, wait_ready, wikitext
-from trainer.data import (
+from layernas.trainer.data import (
     CLS_ID,
     COUNTERS,
     SEP_ID,
@@ -23,7 +23,7 @@ from trainer.data import (
     load_split,
     mlm_sequences,
 )
-from trainer.data.tokens import token_cache_path
+from layernas.trainer.data.tokens import token_cache_path
 
 
 def test_atomic_write_leaves_no_partial_file(tmp_path):

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from trainer.data import DataConfig, TokenizerConfig
-from trainer.data.config import DEFAULT_DATA_DIR, REPO_ROOT
+from layernas.trainer.data import DataConfig, TokenizerConfig
+from layernas.trainer.data.config import DEFAULT_DATA_DIR, REPO_ROOT
 
 CONF = REPO_ROOT / "conf" / "data"
 GOOD = {"name": "t", "train": "a.txt"}

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tests.data_helpers import IMDB, sst2, wikitext, write
-from trainer.data import DataConfig, load_split
+from layernas.trainer.data import DataConfig, load_split
 
 CSV = 'id,label,review\n1,1,"good, very good"\n2,0,"said ""meh""\nthen left"\n3,1,fine\n'
 

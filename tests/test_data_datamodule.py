@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from tests.data_helpers import sst2, wikitext
-from trainer.data import (
+from layernas.trainer.data import (
     CLS_ID,
     COUNTERS,
     IGNORE_INDEX,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from trainer.data import IGNORE_INDEX, MASK_ID, SPECIAL_IDS, mask_tokens
+from layernas.trainer.data import IGNORE_INDEX, MASK_ID, SPECIAL_IDS, mask_tokens
 
 VOCAB = 1000
 

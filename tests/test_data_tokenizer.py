@@ -10,8 +10,8 @@ import time
 import pytest
 
 from tests.data_helpers import wikitext, write
-from trainer.data import COUNTERS, SPECIAL_IDS, SPECIAL_TOKENS, CorruptCacheError, get_tokenizer, load_split
-from trainer.data.tokenizer import allow_parallelism, check_special_ids, tokenizer_path, train_tokenizer
+from layernas.trainer.data import COUNTERS, SPECIAL_IDS, SPECIAL_TOKENS, CorruptCacheError, get_tokenizer, load_split
+from layernas.trainer.data.tokenizer import allow_parallelism, check_special_ids, tokenizer_path, train_tokenizer
 
 
 @pytest.mark.parametrize("kind", ["wordpiece", "bpe"])
@@ -44,7 +44,7 @@ def test_key_follows_content_and_settings_not_names(tmp_path):
     a = write(tmp_path / "a.txt", "some words here\nmore words there\n" * 20)
     b = write(tmp_path / "b.txt", "some words here\nmore words there\n" * 20)
     base = {"name": "t", "cache_dir": str(tmp_path / "c"), "tokenizer": {"vocab_size": 100}}
-    from trainer.data import DataConfig
+    from layernas.trainer.data import DataConfig
 
     path = tokenizer_path(DataConfig.from_dict({**base, "train": str(a)}))
     assert tokenizer_path(DataConfig.from_dict({**base, "train": str(b)})) == path  # same bytes, same key

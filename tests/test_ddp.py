@@ -3,7 +3,7 @@
 import optuna
 import pytest
 
-from trainer.proxy import run_proxy
+from layernas.trainer.proxy import run_proxy
 
 DDP = ["trainer.accelerator=cpu", "trainer.devices=2", "trainer.strategy=ddp_spawn", "trainer.threads=1"]
 

@@ -8,10 +8,10 @@ import torch.nn.functional as F
 from transformers.models.convbert.configuration_convbert import ConvBertConfig
 from transformers.models.convbert.modeling_convbert import ConvBertAttention
 
-from search_space import LayerSpec
-from search_space.ops.attention import BlockSparseAttention, SelfAttention, block_shifts
-from search_space.ops.convolution import DynamicConv, LightweightConv, SpanDynamicConv
-from search_space.ops.mixed import MixedAttention
+from layernas.search_space import LayerSpec
+from layernas.search_space.ops.attention import BlockSparseAttention, SelfAttention, block_shifts
+from layernas.search_space.ops.convolution import DynamicConv, LightweightConv, SpanDynamicConv
+from layernas.search_space.ops.mixed import MixedAttention
 
 D, H, B, T = 64, 4, 2, 23
 ATOL = 1e-10
@@ -219,7 +219,7 @@ def test_dconv_dropconnect_changes_training_output_only():
 
 
 def test_layer_spec_keys_reach_the_modules():
-    from search_space import build_layer
+    from layernas.search_space import build_layer
 
     layer = build_layer(LayerSpec.parse("mixed(k=5,h=4,hr=4)"), d_model=D, position="none")
     assert layer.op.n == 1 and layer.op.span.k == 5

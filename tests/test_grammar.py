@@ -2,7 +2,7 @@ import random
 
 import pytest
 
-from search_space import OPS, Architecture, LayerSpec
+from layernas.search_space import OPS, Architecture, LayerSpec
 from tests.helpers import random_arch
 
 

@@ -13,13 +13,13 @@ import optuna
 from optuna.trial import TrialState
 
 from tests.conftest import TINY
-from trainer.slots import counted, retried_numbers
+from layernas.trainer.slots import counted, retried_numbers
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def command(tmp_path, n_trials: int, n_workers: int) -> list[str]:
-    return [sys.executable, "-m", "trainer.cli", "search", *TINY, "model.n_sublayers=4", "study.name=k",
+    return [sys.executable, "-m", "layernas.trainer.cli", "search", *TINY, "model.n_sublayers=4", "study.name=k",
             f"results_dir={tmp_path}", "space=lvbert", "sampler=random", "trainer.max_steps=150",
             "trainer.val_check_interval=50", "storage.heartbeat_interval=1", "storage.grace_period=4",
             f"study.n_workers={n_workers}", f"study.n_trials={n_trials}", "logger=none"]

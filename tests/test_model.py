@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from search_space import (
+from layernas.search_space import (
     Architecture,
     MaskedLM,
     ModelConfig,

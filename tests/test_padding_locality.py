@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from search_space import OPS, LayerSpec, build_layer
+from layernas.search_space import OPS, LayerSpec, build_layer
 from tests.helpers import op_example
 
 D = 32

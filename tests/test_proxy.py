@@ -11,7 +11,7 @@ import optuna
 import pytest
 
 from tests.conftest import TINY, TINY_SST2
-from trainer.proxy import run_proxy
+from layernas.trainer.proxy import run_proxy
 
 ARCH = "sdconv(k=3) ffn sa ffn"
 
@@ -91,7 +91,7 @@ def test_logger_none_writes_nothing(proxy_cfg, tmp_path):
 
 
 def _cli(*args, cwd, env):
-    return subprocess.run([sys.executable, "-m", "trainer.cli", *args], cwd=cwd, env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "layernas.trainer.cli", *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=300)
 
 

@@ -8,8 +8,8 @@ import optuna
 import pytest
 import yaml
 
-from trainer.report import best_trials
-from trainer.search import counted, plan_search, run_search
+from layernas.trainer.report import best_trials
+from layernas.trainer.search import counted, plan_search, run_search
 
 
 def read_csv(path):

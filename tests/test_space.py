@@ -1,8 +1,8 @@
 import optuna
 import pytest
 
-from search_space import Architecture, ModelConfig
-from search_space.space import BASELINES, make_space
+from layernas.search_space import Architecture, ModelConfig
+from layernas.search_space.space import BASELINES, make_space
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 MODEL = ModelConfig(d_model=64)

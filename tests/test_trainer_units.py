@@ -5,11 +5,11 @@ import math
 import pytest
 import torch
 
-from trainer.callbacks import NonFiniteGuard, ObjectiveCurve
-from trainer.cli import explain_hydra_error
-from trainer.config import OptimConfig, TaskConfig, TrainerConfig
-from trainer.module import adamw, lr_lambda
-from trainer.tracking import redact
+from layernas.trainer.callbacks import NonFiniteGuard, ObjectiveCurve
+from layernas.trainer.cli import explain_hydra_error
+from layernas.trainer.config import OptimConfig, TaskConfig, TrainerConfig
+from layernas.trainer.module import adamw, lr_lambda
+from layernas.trainer.tracking import redact
 
 
 def test_warmup_then_linear_decay():
@@ -24,7 +24,7 @@ def test_cosine_and_floor():
 
 
 def test_adamw_skips_decay_on_norms_biases_and_embeddings():
-    from search_space import MaskedLM, build_encoder
+    from layernas.search_space import MaskedLM, build_encoder
 
     model = MaskedLM(build_encoder("sa ffn", vocab_size=20, max_len=8, d_model=16))
     groups = adamw(model, OptimConfig(), 10)["optimizer"].param_groups
@@ -114,7 +114,7 @@ def test_taken_slots_come_from_one_read_of_the_storage():
     would look free: the count of taken slots must not depend on when trials finish during it."""
     from optuna.trial import TrialState, create_trial
 
-    from trainer.slots import taken
+    from layernas.trainer.slots import taken
 
     class FinishingStudy:  # each read of the storage sees the running trial one step further
         def __init__(self):

@@ -125,16 +125,16 @@ class TaskConfig:
 class RunConfig:
     """The validated parts of a proxy/retrain config (cheap: no Lightning import)."""
 
-    arch: Any  # search_space.Architecture
+    arch: Any  # layernas.search_space.Architecture
     task: TaskConfig
     trainer: TrainerConfig
-    model: Any  # search_space.ModelConfig
-    data: Any  # trainer.data.DataConfig
+    model: Any  # layernas.search_space.ModelConfig
+    data: Any  # layernas.trainer.data.DataConfig
 
 
 def check_run_config(arch, cfg: dict) -> RunConfig:
     """Validate everything a run needs before anything heavy is imported or written; one-line ValueErrors."""
-    from search_space import Architecture, ModelConfig
+    from layernas.search_space import Architecture, ModelConfig
 
     from .data import DataConfig
 

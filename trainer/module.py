@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torchmetrics import MeanMetric
 from torchmetrics.classification import BinaryF1Score, MulticlassAccuracy, MulticlassMatthewsCorrCoef
 
-from search_space import MaskedLM, SequenceClassifier
+from layernas.search_space import MaskedLM, SequenceClassifier
 
 from .config import OptimConfig
 

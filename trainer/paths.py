@@ -1,24 +1,17 @@
-"""Where the configs and the shipped corpora are: beside the packages in a source checkout (editable
-install), or installed as the packages ``layernas_conf`` and ``layernas_data`` from a wheel."""
+"""Where the configs and the shipped corpora are. The checkout's top-level folders install as the
+subpackages of ``layernas`` (``layernas.conf``, ``layernas.data``), so in a source checkout and in a wheel
+alike they sit beside this package."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def _installed(checkout: Path, package: str) -> Path:
-    if checkout.is_dir():
-        return checkout
-    import importlib
-
-    return Path(next(iter(importlib.import_module(package).__path__)))
+REPO_ROOT = Path(__file__).resolve().parents[1]  # the checkout, or site-packages/layernas in a wheel
 
 
 def conf_dir() -> Path:
-    return _installed(REPO_ROOT / "conf", "layernas_conf")
+    return REPO_ROOT / "conf"
 
 
 def shipped_data_dir() -> Path:
-    return _installed(REPO_ROOT / "data", "layernas_data")
+    return REPO_ROOT / "data"

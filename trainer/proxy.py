@@ -20,8 +20,8 @@ import torch
 from lightning.pytorch.strategies.launchers.multiprocessing import _MultiProcessingLauncher
 from omegaconf import DictConfig, OmegaConf
 
-from search_space import Architecture, MaskedLM, ModelConfig, SequenceClassifier, build_encoder
-from search_space.cost import count_params, flops
+from layernas.search_space import Architecture, MaskedLM, ModelConfig, SequenceClassifier, build_encoder
+from layernas.search_space.cost import count_params, flops
 
 from .callbacks import AttachLogger, NonFiniteGuard, ObjectiveCurve, StepProgressBar, Stopwatch
 from .config import TaskConfig, TrainerConfig, check_run_config

@@ -71,7 +71,7 @@ def choose(cfg: dict) -> tuple[str, dict, int | None]:
 
 def retrain(cfg: dict) -> dict:
     """Train once per seed; write weights, metrics (per seed, mean and std) and the config."""
-    from search_space import Architecture, ModelConfig
+    from layernas.search_space import Architecture, ModelConfig
 
     from .config import check_run_config
     from .proxy import run_proxy
@@ -128,10 +128,10 @@ def _save_weights(model, path: Path) -> None:
 
 def load_retrained(folder: str | Path, seed: int = 0):
     """The retrained model in ``folder`` (a ``results/<study>/retrain/<key>/``) with its weights loaded:
-    a :class:`~search_space.MaskedLM` or :class:`~search_space.SequenceClassifier`, in eval mode."""
+    a :class:`~layernas.search_space.MaskedLM` or :class:`~layernas.search_space.SequenceClassifier`, in eval mode."""
     from safetensors.torch import load_model
 
-    from search_space import MaskedLM, SequenceClassifier, build_encoder
+    from layernas.search_space import MaskedLM, SequenceClassifier, build_encoder
 
     folder = Path(folder)
     cfg = yaml.safe_load((folder / "config.yaml").read_text())

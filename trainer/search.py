@@ -17,8 +17,8 @@ from pathlib import Path
 
 import optuna
 
-from search_space import ModelConfig
-from search_space.space import SearchSpace, make_space
+from layernas.search_space import ModelConfig
+from layernas.search_space.space import SearchSpace, make_space
 
 from .config import check_run_config
 from .slots import TrialSlots, counted

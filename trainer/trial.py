@@ -10,7 +10,7 @@ import warnings
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from search_space import Architecture
+from layernas.search_space import Architecture
 
 from .proxy import ProxyResult, run_proxy
 from .search import SearchPlan, TrialFailed, fmt
@@ -210,8 +210,8 @@ def measure_latency_ms(arch: Architecture, cfg: dict) -> float:
     """Median forward latency (ms) of the encoder on one batch of the configured size."""
     import torch
 
-    from search_space import ModelConfig, build_encoder
-    from search_space.cost import forward_latency_ms
+    from layernas.search_space import ModelConfig, build_encoder
+    from layernas.search_space.cost import forward_latency_ms
 
     mcfg, data = ModelConfig.from_dict(cfg["model"]), cfg["data"]
     settings = {k: v for k, v in mcfg.to_dict().items() if k != "d_model"}

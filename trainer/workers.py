@@ -24,7 +24,7 @@ import threading
 from .search import SearchPlan
 
 # What a worker needs, imported by the fork server before it forks any worker.
-PRELOAD = ["torch", "lightning.pytorch", "wandb", "optuna", "trainer.trial", "trainer.workers"]
+PRELOAD = ["torch", "lightning.pytorch", "wandb", "optuna", "layernas.trainer.trial", "layernas.trainer.workers"]
 
 
 def worker_context() -> mp.context.BaseContext:

@@ -17,7 +17,7 @@ from torch import nn
 class Key:
     """A grammar key of an op, e.g. ``k`` (span).
 
-    ``default`` names the :class:`~search_space.config.ModelConfig` field that supplies the value when a
+    ``default`` names the :class:`~layernas.search_space.config.ModelConfig` field that supplies the value when a
     sublayer string omits the key. ``check`` returns ``None`` when the value is allowed.
     """
 
