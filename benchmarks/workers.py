@@ -36,7 +36,7 @@ def config(results: Path, *overrides: str) -> dict:
 
 def candidates(cfg: dict, n: int) -> list[dict]:
     """n distinct trial-parameter sets of the space."""
-    from layernas.trainer.search import plan_search
+    from layernas.trainer.search.plan import plan_search
 
     space, seen, out = plan_search(cfg).space, set(), []
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
@@ -51,7 +51,9 @@ def candidates(cfg: dict, n: int) -> list[dict]:
 
 
 def timed(cfg: dict, params: list[dict]) -> float:
-    from layernas.trainer.search import open_study, plan_search, run_search
+    from layernas.trainer.search.loop import search as run_search
+    from layernas.trainer.search.plan import plan_search
+    from layernas.trainer.search.study import open_study
 
     study = open_study(plan_search(cfg))
     for p in params:

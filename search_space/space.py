@@ -43,7 +43,8 @@ class SearchSpace:
 
     ``domains`` maps grammar keys (h, k, b, r, hr) to the values the search may pick; a key without a
     domain keeps the model config's default. ``max_params`` bounds the encoder's parameters (embeddings
-    included) and ``max_flops`` its forward FLOPs per sequence of ``seq_len`` tokens.
+    included) and ``max_flops`` its forward FLOPs per sequence of ``seq_len`` tokens. ``fixed_length``
+    makes every trial suggest the same parameters (see :meth:`sample`).
     """
 
     name: str
@@ -57,6 +58,7 @@ class SearchSpace:
     max_flops: int | None = None
     vocab_size: int = 8000
     seq_len: int = 128
+    fixed_length: bool = False
 
     def __post_init__(self) -> None:
         if self.structure not in STRUCTURES:
@@ -74,31 +76,42 @@ class SearchSpace:
         unknown = [b for b in self.baselines if b not in BASELINES]
         if unknown:
             raise ValueError(f"unknown baseline {unknown[0]!r}; allowed: {', '.join(BASELINES)}")
-        object.__setattr__(self, "domains", {k: tuple(v) for k, v in self.domains.items()})
+        # ascending and without repeats: a key's position in its domain is what samplers see
+        object.__setattr__(self, "domains", {k: tuple(sorted(set(v))) for k, v in self.domains.items()})
 
     # ---- sampling -------------------------------------------------------------------------------
     def sample(self, trial) -> Architecture:
-        """Suggest an architecture with ``trial.suggest_categorical`` (define-by-run, conditional keys).
+        """Suggest an architecture (define-by-run): ``suggest_categorical`` for a slot's op, and
+        ``suggest_int`` over the position in its domain for an ordered key (``h``, ``k``, ``b``, ``r``,
+        ``hr``), so that samplers see that k=9 lies between k=5 and k=15.
 
-        Raises ValueError when the sampled keys do not fit together (e.g. a head ratio that does not
-        divide the heads); the caller records such a candidate as rejected.
+        With ``fixed_length`` every slot suggests every key any of its ops has, whichever op it picks,
+        so the space is the same for every trial (what GP and CMA-ES need); the keys the op does not
+        have are ignored. Raises ValueError when the sampled keys do not fit together (e.g. a head ratio
+        that does not divide the heads); the caller records such a candidate as rejected.
         """
         if self.structure == "sandwich":
-            k = trial.suggest_categorical("sandwich.k", list(range(self.n_sublayers // 2)))
+            k = trial.suggest_int("sandwich.k", 0, self.n_sublayers // 2 - 1)
             return self._arch(_sandwich(self.n_sublayers // 2, k))
         specs = []
         for i, slot_ops in enumerate(self._slots()):
             name = f"l{i:02d}"
             op = trial.suggest_categorical(f"{name}.op", list(slot_ops)) if len(slot_ops) > 1 else slot_ops[0]
-            keys = {}
-            for key in get_op(op).key_names:
-                values = self.domains.get(key, ())
-                if len(values) > 1:
-                    keys[key] = trial.suggest_categorical(f"{name}.{key}", list(values))
-                elif values:
-                    keys[key] = values[0]
+            asked = self._slot_keys(slot_ops) if self.fixed_length else get_op(op).key_names
+            chosen = {key: self._suggest_key(trial, f"{name}.{key}", key) for key in asked}
+            keys = {k: v for k, v in chosen.items() if k in get_op(op).key_names and v is not None}
             specs.append(LayerSpec.make(op, self.model.d_model, self.model.key_defaults, **keys))
         return Architecture(tuple(specs), self.model.d_model)
+
+    def _suggest_key(self, trial, name: str, key: str) -> int | None:
+        """A key's value from its domain (None: no domain, the model config's default applies)."""
+        values = self.domains.get(key, ())
+        if len(values) > 1:
+            return values[trial.suggest_int(name, 0, len(values) - 1)]
+        return values[0] if values else None
+
+    def _slot_keys(self, slot_ops: tuple[str, ...]) -> list[str]:
+        return sorted({key for op in slot_ops for key in get_op(op).key_names})
 
     def _slots(self) -> list[tuple[str, ...]]:
         if self.structure == "free":
@@ -128,7 +141,7 @@ class SearchSpace:
                 values = self.domains.get(key, ())
                 default = values[0] if len(values) == 1 else getattr(self.model, get_key_default(spec.op, key))
                 if len(values) > 1 and value in values:
-                    params[f"l{i:02d}.{key}"] = value
+                    params[f"l{i:02d}.{key}"] = values.index(value)
                 elif (len(values) > 1 and value not in values) or (len(values) <= 1 and value != default):
                     return None
         return params
@@ -152,11 +165,21 @@ class SearchSpace:
                                          **settings),
                 "flops": flops(arch, self.seq_len, d_model=self.model.d_model)}
 
+    def _limits(self) -> dict[str, int]:
+        return {name: limit for name, limit in (("params", self.max_params), ("flops", self.max_flops))
+                if limit is not None}
+
+    def violations(self, arch: Architecture) -> dict[str, int]:
+        """By how much ``arch`` exceeds each set constraint (``max_params``, ``max_flops``): > 0 breaks
+        it, <= 0 meets it (Optuna's convention for constraint values)."""
+        cost = self.cost(arch)
+        return {f"max_{name}": cost[name] - limit for name, limit in self._limits().items()}
+
     def violation(self, arch: Architecture) -> str | None:
         """Why ``arch`` breaks a constraint, or None."""
         cost = self.cost(arch)
-        for name, limit in (("params", self.max_params), ("flops", self.max_flops)):
-            if limit is not None and cost[name] > limit:
+        for name, limit in self._limits().items():
+            if cost[name] > limit:
                 return f"{name} {cost[name]:,} > max_{name} {limit:,}"
         return None
 

@@ -101,9 +101,9 @@ DAMAGED_CACHES = [
 def build_cache(cache: Path) -> int:
     """Tokenize the FAST proxy's data into ``cache``; returns the vocabulary size."""
     from hydra import compose, initialize_config_dir
+    from layernas.trainer.proxy import prepare_data
 
     from tests.conftest import CONF
-    from layernas.trainer.proxy import prepare_data
 
     with initialize_config_dir(config_dir=CONF, version_base="1.3"):
         return prepare_data(compose("proxy", overrides=[*FAST, f"data.cache_dir={cache}"]))

@@ -19,8 +19,8 @@ FAST = [*TINY, "model.n_sublayers=2", "study.name=t", "logger=none"]
 
 
 def cli(*args, cwd=ROOT, **kw):
-    return subprocess.run([sys.executable, "-m", "layernas.trainer.cli", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=600, env=dict(os.environ), **kw)
+    return subprocess.run([sys.executable, "-m", "layernas.trainer.cli", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=600, env=dict(os.environ), **kw)
 
 
 def test_search_report_retrain_round_trip(tmp_path):
@@ -60,7 +60,8 @@ def _running_trial(db: Path) -> bool:
 
 def test_ctrl_c_records_the_running_trial_as_failed_and_the_study_resumes(tmp_path):
     slow = [*FAST, f"results_dir={tmp_path}", "trainer.max_steps=2000", "trainer.val_check_interval=1000"]
-    proc = subprocess.Popen([sys.executable, "-m", "layernas.trainer.cli", "search", *slow, "study.n_trials=2"], cwd=ROOT,
+    cmd = [sys.executable, "-m", "layernas.trainer.cli", "search", *slow, "study.n_trials=2"]
+    proc = subprocess.Popen(cmd, cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while not _running_trial(tmp_path / "t" / "study.db") and time.time() < deadline:

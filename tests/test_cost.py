@@ -2,9 +2,6 @@ import random
 
 import pytest
 import torch
-from torch.nn.attention import SDPBackend, sdpa_kernel
-from torch.utils.flop_counter import FlopCounterMode
-
 from layernas.search_space import (
     OPS,
     Architecture,
@@ -27,6 +24,9 @@ from layernas.search_space.cost import (
     sublayer_params,
 )
 from layernas.search_space.ops import convolution
+from torch.nn.attention import SDPBackend, sdpa_kernel
+from torch.utils.flop_counter import FlopCounterMode
+
 from tests.helpers import random_arch, random_spec, span_conv_as_matmul
 
 ALL_OPS = sorted(OPS)

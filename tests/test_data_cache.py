@@ -8,8 +8,6 @@ import re
 import numpy as np
 import pytest
 import torch
-
-from tests.data_helpers import child, child_result, sst2, wait_ready, wikitext
 from layernas.trainer.data import (
     CLS_ID,
     COUNTERS,
@@ -24,6 +22,8 @@ from layernas.trainer.data import (
     mlm_sequences,
 )
 from layernas.trainer.data.tokens import token_cache_path
+
+from tests.data_helpers import child, child_result, sst2, wait_ready, wikitext
 
 
 def test_atomic_write_leaves_no_partial_file(tmp_path):

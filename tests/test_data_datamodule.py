@@ -7,8 +7,6 @@ import time
 
 import pytest
 import torch
-
-from tests.data_helpers import sst2, wikitext
 from layernas.trainer.data import (
     CLS_ID,
     COUNTERS,
@@ -19,6 +17,8 @@ from layernas.trainer.data import (
     MLMDataModule,
     load_split,
 )
+
+from tests.data_helpers import sst2, wikitext
 
 
 def first_batches(dm, n: int = 3) -> list[dict]:

@@ -3,9 +3,8 @@ recorded with their reason; the search goes on and the report lists them."""
 
 import optuna
 import torch
-
 from layernas.search_space.ops.feedforward import FeedForward
-from layernas.trainer.search import run_search
+from layernas.trainer.search.loop import search as run_search
 
 REASONS = {1: "RuntimeError: injected failure", 2: "training loss became nan at step 1",
            3: "OutOfMemoryError: CUDA out of memory (simulated)"}
@@ -28,7 +27,8 @@ def test_failing_trials_are_recorded_with_their_reason_and_the_search_goes_on(se
     monkeypatch.setattr(FeedForward, "forward", faulty_forward(FeedForward.forward))
     cfg = search_cfg("space=bert", "space.domains={h:[4],r:[1,2,3,4]}", "space.baselines=[]", "study.n_trials=4",
                      "sampler=random")
-    from layernas.trainer.search import open_study, plan_search
+    from layernas.trainer.search.plan import plan_search
+    from layernas.trainer.search.study import open_study
 
     study = open_study(plan_search(cfg))
     for r in (1, 2, 3, 4):

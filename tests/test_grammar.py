@@ -1,8 +1,8 @@
 import random
 
 import pytest
-
 from layernas.search_space import OPS, Architecture, LayerSpec
+
 from tests.helpers import random_arch
 
 

@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 
 import optuna
+from layernas.trainer.search.slots import counted, retried_numbers
 from optuna.trial import TrialState
 
 from tests.conftest import TINY
-from layernas.trainer.slots import counted, retried_numbers
 
 ROOT = Path(__file__).resolve().parents[1]
 

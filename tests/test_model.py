@@ -1,6 +1,5 @@
 import pytest
 import torch
-
 from layernas.search_space import (
     Architecture,
     MaskedLM,

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import optuna
 import pytest
+from layernas.trainer.proxy import run_proxy
 
 from tests.conftest import TINY, TINY_SST2
-from layernas.trainer.proxy import run_proxy
 
 ARCH = "sdconv(k=3) ffn sa ffn"
 

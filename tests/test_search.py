@@ -7,9 +7,10 @@ import math
 import optuna
 import pytest
 import yaml
-
 from layernas.trainer.report import best_trials
-from layernas.trainer.search import counted, plan_search, run_search
+from layernas.trainer.search.loop import search as run_search
+from layernas.trainer.search.plan import plan_search
+from layernas.trainer.search.slots import counted
 
 
 def read_csv(path):
@@ -54,14 +55,36 @@ def test_identical_networks_are_trained_once(search_cfg, tmp_path):
     assert [r["duplicate_of"] for r in rows] == ["", "0", "0"]
 
 
-def test_constraints_reject_before_training(search_cfg):
+def _median_params(space, n: int = 60) -> int:
+    """The median encoder size of ``n`` random candidates of ``space``."""
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    sizes = sorted(space.cost(space.sample(study.ask()))["params"] for _ in range(n))
+    return sizes[n // 2]
+
+
+def test_rejected_candidates_are_recorded_with_their_violation_and_do_not_count(search_cfg, tmp_path):
     cfg = search_cfg("study.n_trials=4", "sampler=random", "space=full")
-    plan = plan_search(cfg)
-    limit = plan.space.smallest()["params"] + 1
+    limit = _median_params(plan_search(cfg).space)
     study = run_search(search_cfg("study.n_trials=4", "sampler=random", "space=full", f"space.max_params={limit}"))
-    rejected = [t for t in study.trials if t.state == optuna.trial.TrialState.PRUNED]
-    assert rejected and all(t.user_attrs["reason"].startswith("rejected before training: params ") for t in rejected)
-    assert all("steps" not in t.user_attrs for t in rejected)
+    rejected = [t for t in study.trials if t.user_attrs.get("rejected")]
+    trained = [t for t in study.trials if not t.user_attrs.get("rejected")]
+    assert rejected, "the median limit should reject about half of the candidates"
+    assert len(trained) == 4 and counted(study) == 4
+    for t in rejected:
+        assert t.state == optuna.trial.TrialState.PRUNED and "steps" not in t.user_attrs
+        assert t.user_attrs["reason"].startswith("rejected before training: params ")
+        assert t.system_attrs["constraints:max_params"] == t.user_attrs["params"] - limit > 0  # seen by samplers
+    for t in trained:
+        assert t.user_attrs["params"] <= limit and t.system_attrs["constraints:max_params"] <= 0
+    rows = read_csv(tmp_path / "results" / "t" / "trials.csv")
+    assert sorted(int(r["number"]) for r in rows if r["state"] == "rejected") == [t.number for t in rejected]
+
+
+def test_a_run_of_rejections_ends_the_search_with_one_line(search_cfg):
+    cfg = search_cfg("study.n_trials=4", "sampler=random", "space=full")
+    limit = plan_search(cfg).space.smallest()["params"] + 1  # hardly any candidate fits
+    with pytest.raises(ValueError, match=r"^the last 100 candidates were all rejected by the space's constraints"):
+        run_search(search_cfg("study.n_trials=4", "sampler=random", "space=full", f"space.max_params={limit}"))
 
 
 def test_no_feasible_candidate_is_refused_before_anything_is_written(search_cfg, tmp_path):

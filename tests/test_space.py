@@ -1,6 +1,5 @@
 import optuna
 import pytest
-
 from layernas.search_space import Architecture, ModelConfig
 from layernas.search_space.space import BASELINES, make_space
 

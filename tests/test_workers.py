@@ -4,10 +4,9 @@ import csv
 import time
 
 import pytest
+from layernas.trainer.search.loop import search as run_search
+from layernas.trainer.search.slots import counted
 from optuna.trial import TrialState
-
-from layernas.trainer.search import run_search
-from layernas.trainer.slots import counted
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 
@@ -48,8 +47,7 @@ def test_a_dead_workers_trial_is_queued_again_and_its_wandb_run_closed_as_failed
     import subprocess
 
     import optuna
-
-    from layernas.trainer.study import StaleTrialHandler
+    from layernas.trainer.search.storage import StaleTrialHandler
 
     study = optuna.create_study(storage=f"sqlite:///{tmp_path / 's.db'}", study_name="s")
     study.set_user_attr("config", {"results_dir": str(tmp_path),
@@ -73,7 +71,7 @@ def test_workers_fork_from_a_server_that_has_imported_torch_and_runs_no_thread()
     import os
     from pathlib import Path
 
-    from layernas.trainer.workers import PRELOAD, start_importing, worker_context
+    from layernas.trainer.search.workers import PRELOAD, start_importing, worker_context
 
     assert all(importlib.util.find_spec(name) for name in PRELOAD)  # a missing one would be skipped silently
     context = worker_context()

@@ -10,6 +10,8 @@ import lightning.pytorch as pl
 import torch
 from lightning.pytorch.callbacks import TQDMProgressBar
 
+from . import interrupts
+
 
 class ObjectiveCurve(pl.Callback):
     """Records the objective after every validation and, with an Optuna trial, reports it at the global
@@ -39,10 +41,11 @@ class ObjectiveCurve(pl.Callback):
             return
         prune = False
         if trainer.is_global_zero and math.isfinite(value):
-            self.trial.report(value, step)
-            prune = self.trial.should_prune()
-            if prune:
-                self.trial.set_user_attr("pruned_at", step)
+            with interrupts.held():  # storage writes: a signal waits for them
+                self.trial.report(value, step)
+                prune = self.trial.should_prune()
+                if prune:
+                    self.trial.set_user_attr("pruned_at", step)
         if trainer.world_size > 1:
             prune = trainer.strategy.broadcast(prune, src=0)
         if prune:

@@ -14,13 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import interrupts
+from .errors import UserError
 from .paths import conf_dir
 
 CONF_DIR = str(conf_dir())
-
-
-class UserError(Exception):
-    """An error in what the user asked for; shown as one line, exit code 2."""
 
 
 @dataclass(frozen=True)
@@ -30,35 +28,37 @@ class Command:
     run: Callable  # (DictConfig) -> int | None, imported lazily
 
 
-def _proxy(cfg):
-    from .proxy_app import main
-
-    return main(cfg)
-
-
 def _search(cfg):
-    from .search import main
-
-    return main(cfg)
-
-
-def _report(cfg):
-    from .report_app import main
+    from .apps.search import main
 
     return main(cfg)
 
 
 def _retrain(cfg):
-    from .retrain import main
+    from .apps.retrain import main
+
+    return main(cfg)
+
+
+def _report(cfg):
+    from .apps.report import main
+
+    return main(cfg)
+
+
+def _proxy(cfg):
+    from .apps.proxy import main
 
     return main(cfg)
 
 
 COMMANDS = {
     "search": Command("search", "search layer patterns with Optuna; results in results/<study.name>/", _search),
-    "retrain": Command("retrain", "retrain a study's best (or any) architecture with the full budget", _retrain),
+    "retrain": Command("retrain", "retrain a study's best (or any) architecture with the full budget",
+                       _retrain),
     "report": Command("report", "rebuild a study's report.md, best.yaml, trials.csv and plots", _report),
-    "proxy": Command("proxy", "train one architecture with a short proxy run and print its metrics", _proxy),
+    "proxy": Command("proxy", "train one architecture with a short proxy run and print its metrics",
+                     _proxy),
 }
 
 USAGE = """usage: layernas <command> [key=value ...] [--help] [--cfg job]
@@ -147,6 +147,22 @@ def guarded(fn: Callable) -> Callable:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """The console script: Ctrl-C or SIGTERM at any moment ends it with 130 or 143 and one line."""
+    interrupts.install()
+    try:
+        _main(argv)
+    except interrupts.Interrupted as stop:
+        print(f"stopped by {signal_name(stop.signum)}", file=sys.stderr, flush=True)
+        raise SystemExit(stop.exit_code) from None
+
+
+def signal_name(signum: int) -> str:
+    import signal
+
+    return signal.Signals(signum).name
+
+
+def _main(argv: list[str] | None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help", "help"):
         lines = "\n".join(f"  {name:8s} {c.summary}" for name, c in COMMANDS.items())

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import math
-import signal
 import time
 import warnings
 from dataclasses import asdict, dataclass, field, replace
@@ -17,12 +16,12 @@ from pathlib import Path
 
 import lightning.pytorch as pl
 import torch
+from layernas.search_space import Architecture, MaskedLM, ModelConfig, SequenceClassifier, build_encoder
+from layernas.search_space.cost import count_params, flops
 from lightning.pytorch.strategies.launchers.multiprocessing import _MultiProcessingLauncher
 from omegaconf import DictConfig, OmegaConf
 
-from layernas.search_space import Architecture, MaskedLM, ModelConfig, SequenceClassifier, build_encoder
-from layernas.search_space.cost import count_params, flops
-
+from . import interrupts
 from .callbacks import AttachLogger, NonFiniteGuard, ObjectiveCurve, StepProgressBar, Stopwatch
 from .config import TaskConfig, TrainerConfig, check_run_config
 from .data import ClassificationDataModule, DataConfig, MLMDataModule
@@ -243,9 +242,10 @@ def run_proxy(arch: str | Architecture, cfg, trial=None, run: RunInfo | None = N
         ctx = _Context(cfg, task, tcfg, clock, logger, trial, test)
         phase, model, dm = RUNNERS[task.name](arch, ctx)
     except (KeyboardInterrupt, SystemExit) as e:  # Lightning turns Ctrl-C into SystemExit(1) and ignores SIGINT
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        finish(logger, {"state": "failed", "reason": "interrupted"}, failed=True)
-        raise KeyboardInterrupt from e
+        interrupts.restore()
+        with interrupts.held():
+            finish(logger, {"state": "failed", "reason": "interrupted"}, failed=True)
+        raise interrupts.Interrupted.of(e) from None
     except Exception as e:  # noqa: BLE001  (a failed trial is recorded, not fatal)
         log.debug("proxy run failed", exc_info=True)
         result.reason = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"

@@ -15,11 +15,12 @@ from optuna.trial import FrozenTrial, TrialState
 
 from . import plots
 from .files import atomic_write_text
-from .study import git_commit
+from .provenance import git_commit
 
 BASE_COLUMNS = ["number", "state", "baseline", "arch", "key"]
-COST_COLUMNS = ["params", "flops", "latency_ms", "steps", "wall_s", "tokens_per_s", "duplicate_of", "reason",
-                "started", "finished"]
+# params and flops: the encoder's (what space.max_params and max_flops bound); model_params: with the task head
+COST_COLUMNS = ["params", "model_params", "flops", "latency_ms", "steps", "wall_s", "tokens_per_s", "duplicate_of",
+                "reason", "started", "finished"]
 
 
 def objective_names(study: optuna.Study) -> list[str]:
@@ -30,6 +31,15 @@ def objective_labels(study: optuna.Study) -> list[str]:
     """Names with the metric behind them where it differs: ``objective (val/mlm_loss)``."""
     keys = {o["name"]: o["key"] for o in study.user_attrs.get("objectives", [])}
     return [f"{n} ({keys[n]})" if keys.get(n, n) != n else n for n in objective_names(study)]
+
+
+def state_name(t: FrozenTrial) -> str:
+    """Optuna's state, or why a trial did not count: ``rejected`` by a constraint, ``interrupted``."""
+    if t.user_attrs.get("rejected"):
+        return "rejected"
+    if t.user_attrs.get("interrupted"):
+        return "interrupted"
+    return t.state.name.lower()
 
 
 def rows(study: optuna.Study) -> tuple[list[str], list[list]]:
@@ -43,9 +53,9 @@ def rows(study: optuna.Study) -> tuple[list[str], list[list]]:
         values = list(t.values) if t.values else [None] * len(names)
         u = t.user_attrs
         reason = why.get(t.number, "")
-        out.append([t.number, t.state.name.lower(), u.get("baseline", ""), u.get("arch", ""), u.get("key", ""),
-                    *values, u.get("params"), u.get("flops"), u.get("latency_ms"), u.get("steps"),
-                    _round(u.get("wall_s")), _round(u.get("tokens_per_s")), u.get("duplicate_of", ""),
+        out.append([t.number, state_name(t), u.get("baseline", ""), u.get("arch", ""), u.get("key", ""),
+                    *values, u.get("params"), u.get("model_params"), u.get("flops"), u.get("latency_ms"),
+                    u.get("steps"), _round(u.get("wall_s")), _round(u.get("tokens_per_s")), u.get("duplicate_of", ""),
                     reason, _time(t.datetime_start), _time(t.datetime_complete)])
     return columns, out
 
@@ -126,8 +136,23 @@ def write_results(study: optuna.Study, study_dir: Path, with_plots: bool = False
     if best_trials(study):
         atomic_write_text(study_dir / "best.yaml", yaml.safe_dump(_plain(best_document(study)), sort_keys=False,
                                                                    width=120))
+    else:
+        (study_dir / "best.yaml").unlink(missing_ok=True)  # it would name a best the storage does not have
     images = draw(study, study_dir / "plots") if with_plots else _existing_images(study_dir / "plots")
     atomic_write_text(study_dir / "report.md", markdown(study, images))
+
+
+DERIVED = ("trials.csv", "best.yaml", "report.md")
+
+
+def clear_results(study_dir: Path) -> None:
+    """Remove the results files of a study that is no longer in the storage (its storage was deleted and
+    a new study of the same name begins): they would describe trials that do not exist."""
+    import shutil
+
+    for name in DERIVED:
+        (study_dir / name).unlink(missing_ok=True)
+    shutil.rmtree(study_dir / "plots", ignore_errors=True)
 
 
 def _plain(obj):
@@ -162,20 +187,21 @@ def draw(study: optuna.Study, folder: Path) -> dict[str, Path]:
 
 def markdown(study: optuna.Study, images: dict[str, Path]) -> str:
     """report.md: counts, leaderboard, baselines against the best, the Pareto set, failures, plots."""
-    from .search import fmt
+    from .search.format import fmt
 
     names = objective_labels(study)
     trials = study.get_trials(deepcopy=False)
     config = study.user_attrs.get("config", {})
-    states = [t.state for t in trials]
+    states = [state_name(t) for t in trials]
     lines = [f"# Study `{study.study_name}`", "",
              f"- task `{config.get('task', {}).get('name')}` on `{config.get('data', {}).get('name')}`, "
              f"space `{config.get('space', {}).get('name')}`, sampler `{config.get('sampler', {}).get('name')}`, "
              f"pruner `{config.get('pruner', {}).get('name')}`, objectives "
              + ", ".join(f"`{n}` ({d.name.lower()})" for n, d in zip(names, study.directions, strict=True)),
-             f"- {len(trials)} trials: {states.count(TrialState.COMPLETE)} complete, "
-             f"{states.count(TrialState.PRUNED)} pruned or rejected, {states.count(TrialState.FAIL)} failed, "
-             f"{states.count(TrialState.RUNNING)} running; "
+             f"- {len(trials)} trials: "
+             + ", ".join(f"{states.count(s)} {s}" for s in ("complete", "pruned", "failed", "rejected", "interrupted",
+                                                             "running") if states.count(s) or s in ("complete",))
+             + "; "
              f"{sum(t.user_attrs.get('steps') or 0 for t in trials):,} training steps in all",
              f"- git commit `{search_commit(study)}`; seed {config.get('seed')}", ""]
     top = ranked(study)
@@ -198,7 +224,7 @@ def markdown(study: optuna.Study, images: dict[str, Path]) -> str:
     if problems:
         lines += ["", "## Failed, pruned and rejected trials", "", "| trial | state | reason | architecture |",
                   "|---|---|---|---|"]
-        lines += [f"| {t.number} | {t.state.name.lower()} | {why[t.number]} | "
+        lines += [f"| {t.number} | {state_name(t)} | {why[t.number]} | "
                   f"`{t.user_attrs.get('arch', '')}` |" for t in problems]
     if images:
         lines += ["", "## Plots", ""]

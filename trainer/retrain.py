@@ -18,12 +18,11 @@ import statistics
 from pathlib import Path
 
 import yaml
-from omegaconf import DictConfig, OmegaConf
 
 from .files import atomic_write, atomic_write_text
+from .provenance import git_commit, study_config
 from .report import best_trials
-from .studies import load_existing_study, study_dir
-from .study import git_commit, study_config
+from .search.study import load_existing_study, study_dir
 
 INHERITED = ("data", "task", "model")
 
@@ -129,9 +128,8 @@ def _save_weights(model, path: Path) -> None:
 def load_retrained(folder: str | Path, seed: int = 0):
     """The retrained model in ``folder`` (a ``results/<study>/retrain/<key>/``) with its weights loaded:
     a :class:`~layernas.search_space.MaskedLM` or :class:`~layernas.search_space.SequenceClassifier`, in eval mode."""
-    from safetensors.torch import load_model
-
     from layernas.search_space import MaskedLM, SequenceClassifier, build_encoder
+    from safetensors.torch import load_model
 
     folder = Path(folder)
     cfg = yaml.safe_load((folder / "config.yaml").read_text())
@@ -152,16 +150,3 @@ def load_retrained(folder: str | Path, seed: int = 0):
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ValueError(f"{weights} is not a safetensors weights file of this model ({reason})") from None
     return model.eval()
-
-
-def main(cfg: DictConfig) -> int:
-    from .logs import quiet_lightning
-
-    plain = OmegaConf.to_container(cfg, resolve=True)
-    quiet_lightning()
-    try:
-        retrain(plain)
-    except RetrainFailed as e:
-        print(f"error: {e}")
-        return 1
-    return 0

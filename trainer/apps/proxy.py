@@ -6,7 +6,7 @@ import math
 
 from omegaconf import DictConfig, OmegaConf
 
-from .config import check_run_config
+from ..config import check_run_config
 
 
 def format_result(result) -> str:
@@ -39,8 +39,8 @@ def _num(value) -> str:
 
 def main(cfg: DictConfig) -> int:
     check_run_config(cfg.arch, OmegaConf.to_container(cfg, resolve=True))  # fail fast, before Lightning loads
-    from .logs import quiet_lightning
-    from .proxy import prepare_data, run_proxy
+    from ..logs import quiet_lightning
+    from ..proxy import prepare_data, run_proxy
 
     quiet_lightning()
     prepare_data(cfg)  # data errors as one-line errors, not as a failed run

@@ -12,11 +12,15 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import optuna
 from filelock import FileLock
 from optuna.trial import TrialState
+
+from .. import interrupts
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 
@@ -34,8 +38,8 @@ def retried_numbers(trials) -> set[int]:
 
 
 def counted(study: optuna.Study) -> int:
-    """Trials that count towards ``study.n_trials``: finished ones, except those interrupted (Ctrl-C) or
-    re-queued after their worker died."""
+    """Trials that count towards ``study.n_trials``: finished ones, except those interrupted (Ctrl-C or
+    SIGTERM), re-queued after their worker died, or rejected by a constraint before training."""
     return counted_in(study.get_trials(deepcopy=False))
 
 
@@ -43,7 +47,7 @@ def counted_in(trials: list) -> int:
     """:func:`counted` over a list of trials (one read of the storage)."""
     again = retried_numbers(trials)
     return sum(1 for t in trials if t.state in FINISHED and not t.user_attrs.get("interrupted")
-               and t.number not in again)
+               and not t.user_attrs.get("rejected") and t.number not in again)
 
 
 def taken(study: optuna.Study) -> int:
@@ -54,11 +58,11 @@ def taken(study: optuna.Study) -> int:
 
 
 class TrialSlots:
-    """A lock shared by every worker of a study (see the module docstring)."""
+    """The lock shared by every worker of a study (see the module docstring). :meth:`claim` is the only
+    way to hold it, and the end of its ``with`` block the only place it is released."""
 
     def __init__(self, study: optuna.Study, lock_path, url: str | None = None) -> None:
         self.study = study
-        self._held = False
         self._pg = None
         if url and url.startswith("postgresql"):
             key = int(hashlib.sha1(f"layernas:{study.study_name}".encode()).hexdigest()[:15], 16)
@@ -66,40 +70,38 @@ class TrialSlots:
         else:
             self._file = FileLock(str(lock_path))
 
-    def claim(self, n_trials: int, tidy=None) -> bool:
-        """Take the lock; True when there is room for one more trial (keep the lock until
-        :meth:`release`), False otherwise (the lock is already released). ``tidy()`` runs first, under
-        the lock (it fails the trials of dead workers, which must happen once, not once per worker)."""
-        self._acquire()
-        if tidy is not None:
-            tidy()
-        if taken(self.study) < n_trials:
-            return True
-        self.release()
-        return False
+    @contextmanager
+    def claim(self, n_trials: int, tidy=None) -> Iterator[bool]:
+        """Hold the lock for the ``with`` block; the block gets True when there is room for one more trial
+        (create and register it inside the block), False when the study is full. ``tidy()`` runs first,
+        under the lock (it fails the trials of dead workers, which must happen once, not once per worker)."""
+        release = self._acquire()  # waiting for the lock may be cut short; what it guards may not
+        try:
+            with interrupts.held(raise_after=False):  # the trial made in the block must be told first
+                if tidy is not None:
+                    tidy()
+                yield taken(self.study) < n_trials
+        finally:
+            release()
 
-    def _acquire(self) -> None:
-        if self._pg is not None:
-            from sqlalchemy import text
-
-            storage, key = self._pg
-            self._conn = _engine(storage).connect()
-            self._conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
-        else:
+    def _acquire(self):
+        """Take the lock; returns the function that gives it back."""
+        if self._pg is None:
             self._file.acquire()
-        self._held = True
+            return self._file.release
+        from sqlalchemy import text
 
-    def release(self) -> None:
-        if not self._held:
-            return
-        self._held = False
-        if self._pg is not None:
-            from sqlalchemy import text
+        storage, key = self._pg
+        conn = _engine(storage).connect()
+        conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
 
-            self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self._pg[1]})
-            self._conn.close()
-        else:
-            self._file.release()
+        def release() -> None:
+            try:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+            finally:
+                conn.close()  # closing the session frees the advisory lock even if the unlock failed
+
+        return release
 
 
 def _engine(storage):

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from omegaconf import DictConfig, OmegaConf
 
-from .report import ranked, write_results
-from .search import fmt
-from .studies import load_existing_study, study_dir
+from ..report import ranked, write_results
+from ..search.format import fmt
+from ..search.study import load_existing_study, study_dir
 
 
 def main(cfg: DictConfig) -> int:

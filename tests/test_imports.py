@@ -1,0 +1,112 @@
+"""The project's modules import one way only: no import cycle, counting imports inside functions, and
+``search_space`` stays pure PyTorch."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = {"search_space": "layernas.search_space", "trainer": "layernas.trainer"}
+
+
+def module_names(root: Path = ROOT) -> dict[str, Path]:
+    """Every module of the installed packages by its import name (``layernas.trainer.search.plan``)."""
+    out = {}
+    for folder, name in PACKAGES.items():
+        for path in sorted((root / folder).rglob("*.py")):
+            parts = path.relative_to(root / folder).with_suffix("").parts
+            parts = parts[:-1] if parts[-1] == "__init__" else parts
+            out[".".join((name, *parts))] = path
+    return out
+
+
+def imports_of(name: str, path: Path, known: set[str]) -> set[str]:
+    """The project modules that ``name`` imports anywhere in its file (functions included). The packages
+    around a module are left out: Python runs them before the module itself, whatever it imports."""
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                base = ".".join([*parts[: len(parts) - node.level + 1], *([base] if base else [])])
+            for a in node.names:  # `from pkg import module` imports the module; `from module import name` the module
+                found.add(f"{base}.{a.name}" if f"{base}.{a.name}" in known else base)
+    ancestors = {name.rsplit(".", i)[0] for i in range(1, name.count(".") + 1)}
+    return {m for m in found if m in known and m != name and m not in ancestors}
+
+
+def import_graph(root: Path = ROOT) -> dict[str, set[str]]:
+    names = module_names(root)
+    return {name: imports_of(name, path, set(names)) for name, path in names.items()}
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan), each a cycle's members."""
+    index, low, stack, on_stack, out, counter = {}, {}, [], set(), [], [0]
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                out.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert cycles(graph) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_relative_and_function_level_imports_are_seen(tmp_path):
+    pkg = tmp_path / "trainer"
+    (pkg / "search").mkdir(parents=True)
+    (tmp_path / "search_space").mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "search" / "__init__.py").write_text("")
+    (pkg / "cli.py").write_text("def main():\n    from .search.loop import run\n")
+    (pkg / "search" / "loop.py").write_text("from ..cli import main\n")
+    graph = import_graph(tmp_path)
+    assert "layernas.trainer.search.loop" in graph["layernas.trainer.cli"]
+    assert cycles(graph) == [["layernas.trainer.cli", "layernas.trainer.search.loop"]]
+
+
+def test_no_import_cycle_anywhere_in_the_project():
+    graph = import_graph()
+    assert len(graph) > 40  # every module was found
+    assert cycles(graph) == []
+
+
+def test_search_space_imports_no_training_library():
+    for name, path in module_names().items():
+        if name.startswith("layernas.search_space"):
+            tree = ast.parse(path.read_text())
+            roots = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+            roots |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module
+                      and not n.level}
+            assert not roots & {"lightning", "pytorch_lightning", "hydra", "omegaconf", "wandb", "optuna"}, name

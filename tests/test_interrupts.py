@@ -1,0 +1,157 @@
+"""Ctrl-C and SIGTERM at any moment: a search stops within seconds with 130/143, never mid-write, and the
+same command resumes it with every baseline trained."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+from layernas.trainer import interrupts
+from optuna.trial import TrialState
+
+from tests.conftest import TINY
+
+ROOT = Path(__file__).resolve().parents[1]
+BASELINES = {"bert", "convbert"}  # space=convbert's
+
+
+@pytest.fixture
+def installed():
+    saved = {s: signal.getsignal(s) for s in interrupts.SIGNALS}
+    interrupts.install()
+    yield
+    interrupts._state.pending, interrupts._state.held, interrupts._state.installed = None, 0, False
+    for s, handler in saved.items():
+        signal.signal(s, handler)
+
+
+def test_a_signal_raises_at_once_outside_held_blocks(installed):
+    with pytest.raises(interrupts.Interrupted) as stop:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(1)
+    assert stop.value.signum == signal.SIGTERM and stop.value.exit_code == 143
+    assert isinstance(stop.value, KeyboardInterrupt)
+
+
+def test_a_held_block_finishes_before_the_signal_is_raised(installed):
+    done = []
+    with pytest.raises(interrupts.Interrupted) as stop:
+        with interrupts.held():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.2)
+            done.append("write")  # not cut short
+    assert done == ["write"] and stop.value.exit_code == 130
+
+
+def test_a_second_signal_leaves_a_held_block_at_once(installed):
+    with pytest.raises(interrupts.Interrupted):
+        with interrupts.held():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.1)
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)
+            pytest.fail("the second signal did not raise")
+
+
+def test_raise_after_false_leaves_the_signal_for_the_next_check(installed):
+    with interrupts.held(raise_after=False):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.1)
+    with pytest.raises(interrupts.Interrupted):
+        interrupts.check()
+    interrupts.check()  # raised once only
+
+
+def test_the_interruption_is_found_behind_lightnings_system_exit():
+    try:
+        try:
+            raise interrupts.Interrupted(signal.SIGTERM)
+        except KeyboardInterrupt:
+            raise SystemExit(1) from None
+    except SystemExit as e:
+        assert interrupts.Interrupted.of(e).signum == signal.SIGTERM
+
+
+# ---- the command, as SLURM, Kubernetes and a user at a terminal stop it -------------------------------------
+def search_command(tmp_path, steps: int = 6) -> list[str]:
+    return [sys.executable, "-m", "layernas.trainer.cli", "search", *TINY, "model.n_sublayers=2", "study.name=t",
+            f"results_dir={tmp_path}", "study.n_trials=3", f"trainer.max_steps={steps}", "logger=none"]
+
+
+def load(tmp_path) -> optuna.Study:
+    return optuna.load_study(study_name="t", storage=f"sqlite:///{tmp_path / 't' / 'study.db'}")
+
+
+def training(tmp_path) -> bool:
+    try:
+        return any("arch" in t.user_attrs for t in load(tmp_path).get_trials(states=(TrialState.RUNNING,)))
+    except Exception:  # noqa: BLE001  (the storage is not there yet)
+        return False
+
+
+def stop(proc: subprocess.Popen, signum: int) -> tuple[int, float, str]:
+    """Send ``signum``; the exit code, the seconds it took to exit, and stderr."""
+    sent = time.time()
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=60)
+    return proc.returncode, time.time() - sent, err
+
+
+def check_resumed(tmp_path) -> None:
+    """The same command again finishes the study: nothing left running, every baseline trained."""
+    out = subprocess.run(search_command(tmp_path), cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    study = load(tmp_path)
+    assert not study.get_trials(states=(TrialState.RUNNING,))
+    complete = [t for t in study.get_trials(states=(TrialState.COMPLETE,)) if not t.user_attrs.get("interrupted")]
+    assert {t.user_attrs.get("baseline") for t in complete} >= BASELINES
+    assert (tmp_path / "t" / "best.yaml").exists()
+
+
+def test_sigterm_during_training_stops_within_seconds_and_the_study_resumes(tmp_path):
+    proc = subprocess.Popen(search_command(tmp_path, steps=100000), cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not training(tmp_path) and time.time() < deadline:
+        time.sleep(0.3)
+    time.sleep(1.0)
+    code, took, err = stop(proc, signal.SIGTERM)
+    assert code == 143 and took < 10, (code, took, err)
+    assert "run the same command to resume" in err
+    (first,) = load(tmp_path).trials[:1]
+    assert first.state == TrialState.FAIL and first.user_attrs["interrupted"] is True
+    assert first.user_attrs["baseline"] == "bert"  # an interrupted baseline must be trained on resume
+    check_resumed(tmp_path)
+
+
+def interrupt_early(tmp_path, rng: random.Random, signum: int, within: float = 1.0) -> None:
+    proc = subprocess.Popen(search_command(tmp_path), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    time.sleep(rng.uniform(0.0, within))
+    code, took, err = stop(proc, signum)
+    assert code in (128 + signum, 0) and took < 10, (code, took, err)
+    assert "Traceback" not in err, err
+
+
+def test_ctrl_c_in_the_first_second_leaves_a_study_that_resumes(tmp_path):
+    rng = random.Random(0)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        interrupt_early(tmp_path, rng, signum)
+    check_resumed(tmp_path)
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_the_first_second_twenty_times_then_anywhere_in_the_start_up(tmp_path):
+    """20 times in the first second (imports, config), then 10 times in the next seconds, where the study
+    is created, the baselines queued and the first trial asked for."""
+    rng = random.Random(1)
+    for i in range(30):
+        interrupt_early(tmp_path, rng, signal.SIGINT, within=1.0 if i < 20 else 8.0)
+    check_resumed(tmp_path)

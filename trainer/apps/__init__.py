@@ -1,0 +1,1 @@
+"""The commands: thin Hydra app bodies over the packages below them (``layernas <command>``)."""

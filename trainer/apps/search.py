@@ -1,0 +1,16 @@
+"""``layernas search``: plan the search (every check before anything heavy is imported or written), then
+run it."""
+
+from __future__ import annotations
+
+from omegaconf import DictConfig, OmegaConf
+
+from ..search.plan import plan_search
+
+
+def main(cfg: DictConfig) -> int:
+    plan = plan_search(OmegaConf.to_container(cfg, resolve=True))
+    from ..search.loop import run_search
+
+    run_search(plan)
+    return 0

@@ -1,0 +1,25 @@
+"""What a result records of how it was made: the code's commit and the config (secrets masked)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from .tracking import redact
+
+
+def git_commit(root: Path | None = None) -> str:
+    """The checked-out commit (with ``-dirty`` when the tree has changes), or ``unknown``."""
+    root = root or Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head.stdout.strip() + ("-dirty" if dirty else "")
+
+
+def study_config(cfg: dict) -> dict:
+    """What a study keeps of its config (credentials masked), for reports and retraining."""
+    return redact({k: v for k, v in cfg.items() if k != "hydra"})

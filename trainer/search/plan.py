@@ -1,0 +1,83 @@
+"""A validated search: every check of the config, before anything is imported, tokenized or written."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from ...search_space import ModelConfig
+from ...search_space.space import SearchSpace, make_space
+from ..config import check_run_config
+from .objectives import Objective, objectives_from
+from .samplers import make_pruner, make_sampler
+from .settings import StorageConfig, StudyConfig
+from .storage import storage_url
+
+
+class TrialFailed(RuntimeError):
+    """A proxy run that failed (NaN loss, out of memory, an exception); its reason is a user attr."""
+
+
+@dataclass
+class SearchPlan:
+    """A validated search: nothing is written before this exists."""
+
+    cfg: dict
+    study: StudyConfig
+    storage: StorageConfig
+    space: SearchSpace
+    objectives: list[Objective]
+    study_dir: Path
+
+    @property
+    def name(self) -> str:
+        return self.study.name
+
+    @property
+    def n_trials(self) -> int:
+        return self.study.n_trials
+
+    @property
+    def timeout(self) -> float | None:
+        return self.study.timeout
+
+    @property
+    def n_workers(self) -> int:
+        return self.study.n_workers
+
+    @property
+    def directions(self) -> list[str]:
+        return [o.direction for o in self.objectives]
+
+    @property
+    def prunes(self) -> bool:
+        return len(self.objectives) == 1 and self.cfg["pruner"].get("name", "none") != "none"
+
+    def with_vocab_size(self, vocab_size: int) -> SearchPlan:
+        """The same plan with the space's costs (and constraints) for the tokenizer's real vocabulary,
+        known once the data is prepared; the check that some candidate fits is made again."""
+        space = replace(self.space, vocab_size=vocab_size)
+        space.check_feasible()
+        return replace(self, space=space)
+
+
+def plan_search(cfg: dict) -> SearchPlan:
+    """Check the whole config; one-line ValueErrors name the bad value and what is allowed."""
+    study = StudyConfig.from_dict({**cfg["study"], "name": str(cfg["study"]["name"])})
+    name = study.name
+    if not name or "/" in name or name.startswith("."):
+        raise ValueError(f"study.name={name!r} must be a plain folder name (no '/', not starting with '.')")
+    storage = StorageConfig.from_dict(cfg["storage"])
+    run = check_run_config("ffn", cfg)
+    objectives = objectives_from(list(cfg["objectives"]), cfg["task"])
+    space_cfg = dict(cfg["space"])
+    space = make_space(space_cfg.pop("name"), space_cfg.pop("structure"), space_cfg.pop("n_sublayers"),
+                       space_cfg.pop("ops"), ModelConfig.from_dict(cfg["model"]),
+                       vocab_size=run.data.tokenizer.vocab_size, seq_len=run.data.seq_len,
+                       fixed_length=bool(cfg["sampler"].get("fixed_length", False)), **space_cfg)
+    space.check_feasible()
+    study_dir = Path(cfg["results_dir"]) / name
+    storage_url(cfg["storage"], study_dir)
+    make_sampler(cfg["sampler"], len(objectives))
+    make_pruner(cfg["pruner"], len(objectives))
+    return SearchPlan(cfg, study, storage, space, objectives, study_dir)

@@ -1,0 +1,77 @@
+"""One process's share of a study: claim a slot, ask Optuna for a trial and register its network, let
+the slot go, run the trial; until the study holds ``study.n_trials`` counted trials or time is up."""
+
+from __future__ import annotations
+
+import socket
+import time
+import warnings
+
+import optuna
+from optuna.trial import TrialState
+
+from .. import interrupts
+from .plan import SearchPlan
+from .slots import TrialSlots, pid_alive
+from .storage import StaleTrialHandler, storage_url
+from .trial import TrialRunner
+
+MAX_REJECTED_IN_A_ROW = 100  # candidates a constraint may reject one after another before the search gives up
+
+
+class TooManyRejections(ValueError):
+    """The sampler keeps proposing candidates that a constraint rejects."""
+
+
+def run_trials(plan: SearchPlan, study: optuna.Study, runner: TrialRunner) -> None:
+    """Run trials until the study is full, ``study.timeout`` has passed or a signal stops it."""
+    start = time.time()
+    slots = TrialSlots(study, plan.study_dir / ".trials.lock", storage_url(plan.cfg["storage"], plan.study_dir))
+    rejected_in_a_row = 0
+    while True:
+        interrupts.check()
+        if plan.timeout is not None and time.time() - start >= plan.timeout:
+            print(f"study.timeout={plan.timeout} s reached", flush=True)
+            return
+        with slots.claim(plan.n_trials, tidy=lambda: fail_dead_local_trials(study, plan)) as room:
+            if not room:
+                return
+            with warnings.catch_warnings():  # heartbeats are sent by TrialRunner.run, as study.optimize would
+                warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
+                trial = study.ask()
+            candidate = runner.register(trial)
+        runner.run(trial, candidate)
+        rejected_in_a_row = rejected_in_a_row + 1 if candidate.rejected else 0
+        if rejected_in_a_row >= MAX_REJECTED_IN_A_ROW:
+            raise TooManyRejections(f"the last {rejected_in_a_row} candidates were all rejected by the space's "
+                                    f"constraints (last: {candidate.rejected}); relax space.max_params/"
+                                    "space.max_flops or narrow space.domains to candidates that fit")
+
+
+def fail_dead_local_trials(study: optuna.Study, plan: SearchPlan) -> list[int]:
+    """Fail (and queue again once) the running trials whose worker is gone: those without a heartbeat for
+    ``grace_period`` (RDB storages), and at once those whose process on this host has ended (journal
+    files have no heartbeats; a killed single worker is found at the next start without waiting)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)  # storages with heartbeats: workers on any host
+    host, failed = socket.gethostname(), []
+    handler = StaleTrialHandler(plan.storage.max_retry)
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    if plan.storage.kind == "journal":
+        check_one_host(running, host)
+    for t in running:
+        if t.user_attrs.get("host") == host and not pid_alive(t.user_attrs.get("pid")):
+            study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
+            handler(study, study._storage.get_trial(t._trial_id))
+            failed.append(t.number)
+    return failed
+
+
+def check_one_host(running: list, host: str) -> None:
+    """A journal file has no heartbeats, so a worker that died on another machine would hold its trial
+    (and a twin waiting for it) forever: journal studies are for the workers of one machine."""
+    others = sorted({t.user_attrs["host"] for t in running if t.user_attrs.get("host") not in (None, host)})
+    if others:
+        raise ValueError(f"storage=journal is for workers on one machine, but trials run on {', '.join(others)} "
+                         f"too; use storage=postgres storage.url=... for workers on several machines")

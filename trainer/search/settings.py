@@ -1,0 +1,62 @@
+"""Typed views of the ``study`` and ``storage`` config groups (they mirror the YAML one to one; the
+defaults live in the YAML, so every field is required here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..config import _from_dict
+
+STORAGES = ("sqlite", "journal", "postgres")
+
+
+def _positive_int(name: str, value) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name}={value!r} must be a positive integer")
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """``study.*``: the study's name (its results folder), its total trial count, this command's time
+    limit in seconds (or None) and how many local worker processes run it."""
+
+    name: str
+    n_trials: int
+    timeout: float | None
+    n_workers: int
+
+    def __post_init__(self) -> None:
+        _positive_int("study.n_trials", self.n_trials)
+        _positive_int("study.n_workers", self.n_workers)
+        if self.timeout is not None and not (isinstance(self.timeout, (int, float)) and self.timeout > 0):
+            raise ValueError(f"study.timeout={self.timeout!r} must be a positive number of seconds or null")
+
+    @classmethod
+    def from_dict(cls, data: dict) -> StudyConfig:
+        return _from_dict(cls, data, "study")
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    """``storage.*``: where the study lives. ``url`` None means the default file in the study's folder;
+    heartbeats (seconds) exist for SQLite and PostgreSQL, not for journal files."""
+
+    kind: str
+    url: str | None = None
+    heartbeat_interval: int | None = None
+    grace_period: int | None = None
+    max_retry: int = 3
+
+    def __post_init__(self) -> None:
+        if self.kind not in STORAGES:
+            raise ValueError(f"storage.kind={self.kind!r} is not allowed; allowed: {', '.join(STORAGES)}")
+        if not isinstance(self.max_retry, int) or isinstance(self.max_retry, bool) or self.max_retry < 0:
+            raise ValueError(f"storage.max_retry={self.max_retry!r} must be an integer >= 0")
+        for name in ("heartbeat_interval", "grace_period"):
+            value = getattr(self, name)
+            if value is not None:
+                _positive_int(f"storage.{name}", value)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> StorageConfig:
+        return _from_dict(cls, data, "storage")

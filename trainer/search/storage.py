@@ -1,0 +1,90 @@
+"""Optuna storages from config: SQLite (default) or PostgreSQL through RDBStorage with heartbeats, or a
+journal file; and what happens to a trial whose worker died."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import optuna
+
+from ..tracking import redact
+from .settings import STORAGES
+
+
+def storage_url(storage: dict, study_dir: Path) -> str:
+    """The storage URL: given, or the default file in the study's results folder."""
+    kind = storage.get("kind", "sqlite")
+    if kind not in STORAGES:
+        raise ValueError(f"storage.kind={kind!r} is not allowed; allowed: {', '.join(STORAGES)}")
+    if storage.get("url"):
+        return storage["url"]
+    if kind == "postgres":
+        raise ValueError("storage=postgres needs storage.url=postgresql+psycopg2://user:password@host:5432/db")
+    name = "study.db" if kind == "sqlite" else "journal.log"
+    path = (study_dir / name).resolve()
+    return f"sqlite:///{path}" if kind == "sqlite" else str(path)
+
+
+def check_storage(storage: dict, study_dir: Path) -> None:
+    """Connect once to a database storage given by URL, so a wrong password or an unreachable host is a
+    one-line error (password masked) before anything is tokenized or written."""
+    url = storage_url(storage, study_dir)
+    if storage.get("kind", "sqlite") == "journal" or not storage.get("url"):
+        return
+    import sqlalchemy
+
+
+
+    try:
+        engine = sqlalchemy.create_engine(url, **_engine_kwargs(url))
+        with engine.connect():
+            pass
+        engine.dispose()
+    except Exception as e:  # noqa: BLE001  (SQLAlchemy and the drivers raise many types)
+        reason = str(getattr(e, "orig", None) or e).strip().splitlines()
+        raise ValueError(f"cannot open storage {redact(url)}: {reason[0] if reason else type(e).__name__}") from None
+
+
+def _engine_kwargs(url: str) -> dict:
+    if url.startswith("postgresql"):
+        return {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 60}}  # several local workers: wait for the write lock
+    return {}
+
+
+def make_storage(storage: dict, study_dir: Path):
+    """SQLite (default) or PostgreSQL through RDBStorage with heartbeats, or a journal file."""
+    url = storage_url(storage, study_dir)
+    if storage.get("kind", "sqlite") == "journal":
+        from optuna.storages.journal import JournalFileBackend
+
+        Path(url).parent.mkdir(parents=True, exist_ok=True)
+        return optuna.storages.JournalStorage(JournalFileBackend(url))
+    heartbeat = storage.get("heartbeat_interval")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # heartbeats are "experimental"
+        return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url), heartbeat_interval=heartbeat,
+                                          grace_period=storage.get("grace_period"),
+                                          heartbeat_stale_trial_callback=StaleTrialHandler(storage.get("max_retry", 3))
+                                          if heartbeat else None)
+
+
+class StaleTrialHandler:
+    """For a trial whose worker died (no heartbeat, or its process is gone): close its W&B run as failed
+    and queue the trial once more (``RetryHeartbeatStaleTrialCallback``)."""
+
+    def __init__(self, max_retry: int = 3) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            self.retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=max_retry)
+
+    def __call__(self, study: optuna.Study, trial) -> None:
+        from ..tracking import close_crashed_run
+
+        config = study.user_attrs.get("config", {})
+        if trial.user_attrs.get("wandb_id"):
+            folder = Path(config.get("results_dir", "results")) / study.study_name
+            close_crashed_run(config.get("logger"), folder, trial.user_attrs["wandb_id"], study.study_name)
+        self.retry(study, trial)

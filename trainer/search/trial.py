@@ -1,0 +1,240 @@
+"""One search trial, asked of Optuna and told back: sample a candidate, reject it if a constraint
+forbids it, reuse an identical earlier network's result, or score it with a proxy run; then the
+progress line and the results files."""
+
+from __future__ import annotations
+
+import math
+import socket
+import time
+import warnings
+from dataclasses import dataclass
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from ...search_space import Architecture
+from .. import interrupts
+from ..proxy import ProxyResult, run_proxy
+from ..tracking import RunInfo, new_run_id
+from .format import fmt
+from .heartbeat import beating
+from .plan import SearchPlan, TrialFailed
+from .slots import FINISHED, counted, pid_alive, worker_identity
+
+WAIT_FOR_TWIN_S = 5.0  # poll interval while another worker trains the same architecture
+
+
+@dataclass
+class Candidate:
+    """What a trial proposes, decided while its slot is held: the network, an earlier trial of the same
+    network (``twin``), or why it is not trained (``rejected``)."""
+
+    arch: Architecture | None = None
+    twin: FrozenTrial | None = None
+    rejected: str | None = None
+
+
+class TrialRunner:
+    """Runs the trials of one process: :meth:`register` under the slot lock, then :meth:`run`."""
+
+    def __init__(self, plan: SearchPlan, study: optuna.Study, worker: int = 0) -> None:
+        self.plan, self.study, self.worker = plan, study, worker
+        self.start = time.time()
+
+    # ---- under the slot lock ----------------------------------------------------------------------
+    def register(self, trial: optuna.Trial) -> Candidate:
+        """Sample the trial's network and record it, so that other workers see it before it trains."""
+        space = self.plan.space
+        for name, value in {**worker_identity(), "worker": self.worker}.items():
+            trial.set_user_attr(name, value)
+        try:
+            arch = space.sample(trial)
+        except ValueError as e:
+            return self._reject(trial, f"invalid candidate: {e}")
+        trial.set_user_attr("arch", str(arch))
+        trial.set_user_attr("key", arch.key())
+        for name, value in space.cost(arch).items():
+            trial.set_user_attr(name, value)
+        violations = space.violations(arch)
+        for name, amount in violations.items():
+            trial.set_constraint(name, float(amount))  # > 0: infeasible, for constraint-aware samplers
+        if any(amount > 0 for amount in violations.values()):
+            return self._reject(trial, f"rejected before training: {space.violation(arch)}", arch)
+        return Candidate(arch, twin=self._registered_twin(trial, arch.key()))
+
+    def _reject(self, trial: optuna.Trial, reason: str, arch: Architecture | None = None) -> Candidate:
+        trial.set_user_attr("rejected", True)
+        trial.set_user_attr("reason", reason)
+        return Candidate(arch, rejected=reason)
+
+    # ---- after the lock ---------------------------------------------------------------------------
+    def run(self, trial: optuna.Trial, candidate: Candidate) -> FrozenTrial:
+        """Score the candidate, tell Optuna the outcome, print the progress line and rewrite the results.
+        An interruption is told as a failed trial marked ``interrupted`` (it does not count), then raised."""
+        try:
+            with beating(self.study, trial):
+                state, values = self._outcome(trial, candidate)
+        except BaseException as e:
+            with interrupts.held():
+                interrupted = isinstance(e, KeyboardInterrupt)
+                trial.set_user_attr("reason", "interrupted" if interrupted else f"{type(e).__name__}: {e}")
+                if interrupted:
+                    trial.set_user_attr("interrupted", True)
+                self.study.tell(trial, state=TrialState.FAIL)
+            raise
+        with interrupts.held():
+            frozen = self.study.tell(trial, values, state=state)
+            self.after_trial(frozen)
+        return frozen
+
+    def _outcome(self, trial: optuna.Trial, candidate: Candidate) -> tuple[TrialState, list | None]:
+        interrupts.check()  # a signal that came while the trial was being registered
+        if candidate.rejected:
+            return TrialState.PRUNED, None
+        if candidate.twin is not None:
+            twin = self._wait_for(candidate.twin)
+            if twin.state in (TrialState.COMPLETE, TrialState.PRUNED):
+                with interrupts.held():
+                    return self._reuse(trial, twin)
+            # its worker died before it finished: train this one instead
+        with interrupts.held():
+            run = self._run_info(trial)
+        result = run_proxy(candidate.arch, self.plan.cfg, trial=trial if self.plan.prunes else None, run=run)
+        with interrupts.held():
+            return self._result(trial, result, candidate.arch)
+
+    def _result(self, trial: optuna.Trial, result: ProxyResult, arch: Architecture) -> tuple[TrialState, list | None]:
+        self._record(trial, result)
+        if result.state == "failed":
+            return TrialState.FAIL, None
+        if result.state == "pruned":
+            return TrialState.PRUNED, None
+        try:
+            return TrialState.COMPLETE, self._values(trial, result, arch)
+        except TrialFailed as e:
+            trial.set_user_attr("reason", str(e))
+            return TrialState.FAIL, None
+
+    def _run_info(self, trial: optuna.Trial) -> RunInfo:
+        config = {"trial/number": trial.number, **{f"trial/{k}": v for k, v in trial.params.items()}}
+        baseline = trial.user_attrs.get("baseline")
+        run_id = new_run_id()
+        trial.set_user_attr("wandb_id", run_id)  # so a crashed worker's run can be closed as failed later
+        return RunInfo(name=f"t{trial.number:03d} {trial.user_attrs['arch']}", group=self.plan.name,
+                       job_type="trial", save_dir=self.plan.study_dir, config=config, run_id=run_id,
+                       tags=(f"baseline:{baseline}",) if baseline else ())
+
+    def _record(self, trial: optuna.Trial, r: ProxyResult) -> None:
+        # "params" and "flops" stay the space's encoder costs (what space.max_params bounds); the
+        # trained model with its task head is counted apart
+        trial.set_user_attr("model_params", r.params)
+        for name in ("steps", "wall_s", "tokens_per_s", "run_dir"):
+            trial.set_user_attr(name, getattr(r, name))
+        trial.set_user_attr("metrics", {k: v for k, v in r.metrics.items() if math.isfinite(v)})
+        trial.set_user_attr("curve", [list(p) for p in r.curve])
+        if r.reason:
+            trial.set_user_attr("reason", r.reason)
+        elif r.state == "pruned":
+            trial.set_user_attr("reason", f"pruned at step {r.curve[-1][0] if r.curve else 0}")
+
+    def _values(self, trial: optuna.Trial, r: ProxyResult, arch: Architecture) -> list[float]:
+        values = []
+        for objective in self.plan.objectives:
+            if objective.key == "latency_ms":
+                value = measure_latency_ms(arch, self.plan.cfg)
+                trial.set_user_attr("latency_ms", value)
+            elif objective.key in ("params", "flops"):
+                value = trial.user_attrs[objective.key]  # the encoder's, as the space's constraints count it
+            else:
+                value = r.metrics.get(objective.key)
+            if value is None or not math.isfinite(value):
+                raise TrialFailed(f"objective {objective.name} ({objective.key}) was not measured")
+            values.append(float(value))
+        return values
+
+    # ---- identical architectures --------------------------------------------------------------------
+    def _registered_twin(self, trial: optuna.Trial, key: str) -> FrozenTrial | None:
+        """An earlier-registered trial of the same network that is running or finished (not failed)."""
+        for t in self.study.get_trials(deepcopy=False, states=(*FINISHED, TrialState.RUNNING)):
+            if (t.number != trial.number and t.user_attrs.get("key") == key and "duplicate_of" not in t.user_attrs
+                    and t.state != TrialState.FAIL and not t.user_attrs.get("rejected") and not self._dead(t)):
+                return t
+        return None
+
+    def _wait_for(self, twin: FrozenTrial) -> FrozenTrial:
+        """The twin once finished (another worker may still be training it)."""
+        while twin.state == TrialState.RUNNING and not self._dead(twin):
+            time.sleep(WAIT_FOR_TWIN_S)
+            with warnings.catch_warnings(), interrupts.held():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                optuna.storages.fail_stale_trials(self.study)  # a twin on another host may have lost its worker
+            twin = self.study._storage.get_trial(twin._trial_id)
+        return twin
+
+    @staticmethod
+    def _dead(t: FrozenTrial) -> bool:
+        """A running trial whose worker on this host is gone."""
+        return (t.state == TrialState.RUNNING and t.user_attrs.get("host") == socket.gethostname()
+                and not pid_alive(t.user_attrs.get("pid")))
+
+    def _reuse(self, trial: optuna.Trial, twin: FrozenTrial) -> tuple[TrialState, list | None]:
+        trial.set_user_attr("duplicate_of", twin.number)
+        for name in ("model_params", "steps", "metrics", "latency_ms", "run_dir"):
+            if name in twin.user_attrs:
+                trial.set_user_attr(name, twin.user_attrs[name])
+        trial.set_user_attr("steps", 0)  # nothing was trained for this trial
+        if twin.state == TrialState.PRUNED:
+            trial.set_user_attr("reason", f"same network as pruned trial {twin.number}")
+            return TrialState.PRUNED, None
+        return TrialState.COMPLETE, list(twin.values)
+
+    # ---- after each trial ---------------------------------------------------------------------------
+    def after_trial(self, frozen: FrozenTrial) -> None:
+        print(self.progress_line(frozen), flush=True)
+        self.write_results()
+
+    def progress_line(self, frozen: FrozenTrial) -> str:
+        trials = self.study.get_trials(deepcopy=False)
+        states = [t.state for t in trials]
+        value = fmt(frozen.values[0]) if frozen.values else frozen.user_attrs.get("reason", "")
+        twin = frozen.user_attrs.get("duplicate_of")
+        note = f" (same as #{twin})" if twin is not None else ""
+        state = "rejected" if frozen.user_attrs.get("rejected") else frozen.state.name.lower()
+        elapsed = int(time.time() - self.start)
+        rejected = sum(1 for t in trials if t.user_attrs.get("rejected"))
+        return (f"[{counted(self.study):>3}/{self.plan.n_trials}] #{frozen.number} {state}"
+                f"{note}: {value} | {frozen.user_attrs.get('arch', '')}\n"
+                f"          {states.count(TrialState.COMPLETE)} complete, "
+                f"{states.count(TrialState.PRUNED) - rejected} pruned, {states.count(TrialState.FAIL)} failed"
+                f"{f', {rejected} rejected' if rejected else ''} | {self._best_text()} | "
+                f"{elapsed // 60}m{elapsed % 60:02d}s")
+
+    def _best_text(self) -> str:
+        from ..report import best_trials
+
+        best = best_trials(self.study)
+        if len(self.plan.objectives) > 1:
+            return f"Pareto front {len(best)} trials"
+        return f"best {fmt(best[0].values[0])} (#{best[0].number})" if best else "best -"
+
+    def write_results(self, plots: bool = False) -> None:
+        from ..report import write_results
+
+        write_results(self.study, self.plan.study_dir, with_plots=plots)
+
+
+def measure_latency_ms(arch: Architecture, cfg: dict) -> float:
+    """Median forward latency (ms) of the encoder on one batch of the configured size."""
+    import torch
+
+    from ...search_space import ModelConfig, build_encoder
+    from ...search_space.cost import forward_latency_ms
+
+    mcfg, data = ModelConfig.from_dict(cfg["model"]), cfg["data"]
+    settings = {k: v for k, v in mcfg.to_dict().items() if k != "d_model"}
+    encoder = build_encoder(arch, data["tokenizer"]["vocab_size"], data["seq_len"], d_model=mcfg.d_model,
+                            **settings).eval()
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    ids = torch.randint(0, data["tokenizer"]["vocab_size"], (data["batch_size"], data["seq_len"]), device=device)
+    return forward_latency_ms(encoder.to(device), ids, repeats=10, warmup=3)

@@ -1,0 +1,129 @@
+"""``study.n_workers=N``: N local worker processes on one study, sharing the CPU cores.
+
+The parent has already created the storage and the study (several processes creating one SQLite study
+at once crash), tokenized the data and queued the baselines, and hands each worker its plan. Each worker
+is a fresh process with ``cores // N`` torch threads, so the workers share the cores instead of fighting
+over them; each claims trial slots from the shared storage until the study is full. Workers on other machines join the
+same study by running the same command with the same ``study.name`` and a shared storage URL.
+
+Workers are forked from a fork server (``multiprocessing``'s ``forkserver``) that imports torch, Lightning
+and W&B once, in the background while this process tokenizes, instead of each worker importing them again
+(about 10 s of a 2-core machine per process). The server imports but runs nothing, so no thread pool or
+CUDA context is inherited. Where fork servers do not exist (Windows), workers are spawned.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing as mp
+import multiprocessing.connection as mp_connection
+import os
+import signal
+import sys
+import threading
+from dataclasses import replace
+
+from .. import interrupts
+from .plan import SearchPlan
+
+# What a worker needs, imported by the fork server before it forks any worker.
+PRELOAD = ["torch", "lightning.pytorch", "wandb", "optuna", "layernas.trainer.search.runner",
+           "layernas.trainer.search.workers"]
+
+
+def worker_context() -> mp.context.BaseContext:
+    """The multiprocessing context workers start from (see the module docstring)."""
+    if "forkserver" not in mp.get_all_start_methods():
+        return mp.get_context("spawn")
+    context = mp.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    return context
+
+
+def start_importing() -> None:
+    """Start the fork server now, so that its imports overlap this process's own work."""
+    context = worker_context()
+    if context.get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+
+
+def threads_per_worker(n_workers: int) -> int:
+    return max(1, (os.cpu_count() or 1) // n_workers)
+
+
+def run_workers(plan: SearchPlan) -> None:
+    """Start ``plan.n_workers`` workers and wait for them. A signal to this process (Ctrl-C reaches the
+    whole process group; ``kill`` or SLURM's SIGTERM may reach only this one) is passed on to every
+    worker, each records its running trial as interrupted, and this raises :class:`Interrupted`."""
+    threads = threads_per_worker(plan.n_workers)
+    context = worker_context()
+    ready = context.Barrier(plan.n_workers)  # start trials together, after every worker has loaded
+    workers = [context.Process(target=worker_main, args=(plan, i, threads, ready), name=f"layernas-worker-{i}")
+               for i in range(plan.n_workers)]
+    for w in workers:
+        w.start()
+    try:
+        _wait(workers)
+    except interrupts.Interrupted as stop:
+        for w in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(w.pid, stop.signum)
+        for w in workers:
+            w.join()
+        raise
+    failed = [w.name for w in workers if w.exitcode not in (0, 130, 143, -signal.SIGINT, -signal.SIGTERM)]
+    if failed:
+        print(f"warning: {', '.join(failed)} stopped with an error (see above); finished trials are kept",
+              file=sys.stderr, flush=True)
+
+
+def _wait(workers: list) -> None:
+    """Reap each worker as it ends: a killed one must not linger as a zombie."""
+    waiting = list(workers)
+    while waiting:
+        for sentinel in mp_connection.wait([w.sentinel for w in waiting]):
+            done = next(w for w in waiting if w.sentinel == sentinel)
+            done.join()
+            waiting.remove(done)
+
+
+def worker_main(plan: SearchPlan, index: int, threads: int, ready=None) -> None:
+    """One worker (forked or spawned): load the study, wait for the others (``ready``), run trials until
+    the study is full; a signal ends it with the shell's code for it (130, 143)."""
+    import optuna
+    import torch
+
+    from ..logs import quiet_lightning
+    from .runner import run_trials
+    from .study import open_study
+    from .trial import TrialRunner
+
+    interrupts.install()
+    os.setpgid(0, 0)  # a Ctrl-C at the terminal reaches the parent only, which passes it on exactly once
+    torch.set_num_threads(threads)
+    plan = _worker_plan(plan, index, threads)
+    quiet_lightning()
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    try:
+        with interrupts.held():
+            study = open_study(plan)
+        if ready is not None:
+            try:
+                ready.wait(timeout=600)
+            except threading.BrokenBarrierError:
+                pass  # a sibling failed to start: go on without it
+        run_trials(plan, study, TrialRunner(plan, study, worker=index))
+    except interrupts.Interrupted as stop:
+        raise SystemExit(stop.exit_code) from None
+
+
+def _worker_plan(plan: SearchPlan, index: int, threads: int) -> SearchPlan:
+    """The plan as worker ``index`` runs it: its own sampler seed (workers must not draw the same random
+    candidates) and its share of the cores."""
+    cfg = plan.cfg
+    sampler = dict(cfg["sampler"])
+    if sampler.get("seed") is not None:
+        sampler["seed"] += index
+    return replace(plan, cfg={**cfg, "trainer": {**cfg["trainer"], "threads": threads}, "sampler": sampler})
