@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import optuna
+import pytest
 from layernas.trainer.search.slots import counted, retried_numbers
 from optuna.trial import TrialState
 
@@ -18,9 +19,9 @@ from tests.conftest import TINY
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def command(tmp_path, n_trials: int, n_workers: int) -> list[str]:
+def command(tmp_path, n_trials: int, n_workers: int, steps: int = 150) -> list[str]:
     return [sys.executable, "-m", "layernas.trainer.cli", "search", *TINY, "model.n_sublayers=4", "study.name=k",
-            f"results_dir={tmp_path}", "space=lvbert", "sampler=random", "trainer.max_steps=150",
+            f"results_dir={tmp_path}", "space=lvbert", "sampler=random", f"trainer.max_steps={steps}",
             "trainer.val_check_interval=50", "storage.heartbeat_interval=1", "storage.grace_period=4",
             f"study.n_workers={n_workers}", f"study.n_trials={n_trials}", "logger=none"]
 
@@ -79,21 +80,23 @@ def check(tmp_path, n_trials: int, killed: dict[int, dict]) -> None:
                for r in rows if int(r["number"]) in killed)
 
 
-def test_killed_workers_lose_nothing(tmp_path):
+def kill_rounds(tmp_path, rounds: int, steps: int) -> None:
+    """``rounds`` SIGKILLs of one worker of two at random moments, in a study that grows each time, then
+    one of the only worker (the search process itself); nothing complete is lost each time."""
     rng = random.Random(0)
     killed: dict[int, dict] = {}
     n = 1
-    for _ in range(5):  # a worker of two, at five random moments, in a study that grows each time
+    for _ in range(rounds):
         n += 3
-        proc = subprocess.Popen(command(tmp_path, n, 2), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                text=True)
+        proc = subprocess.Popen(command(tmp_path, n, 2, steps), cwd=ROOT, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True)
         hit, done = kill_one(tmp_path, rng)
         killed.update({number: done for number in hit})
         _, err = proc.communicate(timeout=600)
         assert proc.returncode == 0, err
         check(tmp_path, n, killed)
 
-    proc = subprocess.Popen(command(tmp_path, n + 2, 1), cwd=ROOT, stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen(command(tmp_path, n + 2, 1, steps), cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     trial = running_trial(tmp_path, time.time() + 180)  # the only worker is the search process itself
     assert trial.user_attrs["pid"] == proc.pid
@@ -103,6 +106,15 @@ def test_killed_workers_lose_nothing(tmp_path):
     hit = [t.number for t in trials if t.state == TrialState.RUNNING]
     assert hit, "the only worker was killed between trials"
     killed.update({number: {t.number: t.values for t in trials if t.state == TrialState.COMPLETE} for number in hit})
-    rerun = subprocess.run(command(tmp_path, n + 2, 1), cwd=ROOT, capture_output=True, text=True, timeout=600)
+    rerun = subprocess.run(command(tmp_path, n + 2, 1, steps), cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr
     check(tmp_path, n + 2, killed)
+
+
+def test_killed_workers_lose_nothing(tmp_path):
+    kill_rounds(tmp_path, rounds=2, steps=100)
+
+
+@pytest.mark.slow
+def test_killed_workers_lose_nothing_five_times(tmp_path):
+    kill_rounds(tmp_path, rounds=5, steps=150)

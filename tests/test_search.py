@@ -141,3 +141,18 @@ def test_single_objective_sampler_refuses_two_objectives(search_cfg):
     cfg["sampler"]["name"] = "cmaes"
     with pytest.raises(ValueError, match="sampler=cmaes cannot optimise 2 objectives"):
         plan_search(cfg)
+
+
+def test_a_journal_study_with_workers_on_another_machine_is_refused(search_cfg, tmp_path):
+    """A journal file has no heartbeats: a trial left running by another machine's worker would hold its slot
+    (and any twin waiting for it) forever, so such a study asks for PostgreSQL instead."""
+    cfg = search_cfg("storage=journal", "study.n_trials=2")
+    from layernas.trainer.search.study import open_study
+
+    study = open_study(plan_search(cfg))
+    trial = study.ask()
+    trial.set_user_attr("host", "another-machine")
+    trial.set_user_attr("pid", 1)
+    with pytest.raises(ValueError, match="storage=journal is for workers on one machine, but trials run on "
+                                         "another-machine too; use storage=postgres"):
+        run_search(cfg)
