@@ -10,6 +10,7 @@ from pathlib import Path
 import optuna
 from hydra.utils import instantiate
 
+from .secrets import storage_url_from_env
 from .tracking import redact
 
 STORAGES = ("sqlite", "journal", "postgres")
@@ -53,10 +54,11 @@ def storage_url(storage: dict, study_dir: Path) -> str:
     kind = storage.get("kind", "sqlite")
     if kind not in STORAGES:
         raise ValueError(f"storage.kind={kind!r} is not allowed; allowed: {', '.join(STORAGES)}")
-    if storage.get("url"):
-        return storage["url"]
+    if storage_url_from_env(storage):
+        return storage_url_from_env(storage)
     if kind == "postgres":
-        raise ValueError("storage=postgres needs storage.url=postgresql+psycopg2://user:password@host:5432/db")
+        raise ValueError("storage=postgres needs storage.url=postgresql+psycopg2://user:password@host:5432/db "
+                         "(or that URL in LAYERNAS_STORAGE_URL)")
     name = "study.db" if kind == "sqlite" else "journal.log"
     path = (study_dir / name).resolve()
     return f"sqlite:///{path}" if kind == "sqlite" else str(path)
@@ -66,7 +68,7 @@ def check_storage(storage: dict, study_dir: Path) -> None:
     """Connect once to a database storage given by URL, so a wrong password or an unreachable host is a
     one-line error (password masked) before anything is tokenized or written."""
     url = storage_url(storage, study_dir)
-    if storage.get("kind", "sqlite") == "journal" or not storage.get("url"):
+    if storage.get("kind", "sqlite") == "journal" or not storage_url_from_env(storage):
         return
     import sqlalchemy
 
