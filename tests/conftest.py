@@ -26,6 +26,7 @@ def _isolated_home(tmp_path_factory):
                      ("WANDB_DATA_DIR", "wandb-data"), ("HF_HOME", "hf"), ("HF_DATASETS_CACHE", "hf-datasets")]:
         os.environ.setdefault(var, str(home / sub))
     os.environ.setdefault("WANDB_SILENT", "true")
+    os.environ.pop("LAYERNAS_STORAGE_URL", None)  # a storage of the shell's must not reach the tests
     os.environ["LAYERNAS_CACHE"] = str(home / "layernas-cache")  # shared by the tests: tokenize once
     yield
 

@@ -7,6 +7,7 @@ Set ``HYDRA_FULL_ERROR=1`` or ``+debug=true`` to see full tracebacks.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
@@ -85,6 +86,51 @@ def quote_arch(arg: str) -> str:
     return f"{key}='" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+_STORAGE_URL = re.compile(r"^\+{0,2}storage\.url=")
+
+
+def split_secret_storage_url(args: list[str]) -> tuple[list[str], str | None]:
+    """The arguments without a ``storage.url=<URL with a password>``, and that URL. The command puts it in
+    ``LAYERNAS_STORAGE_URL`` instead (which the job, its workers and launcher jobs read, having inherited
+    it): Hydra never sees the password, so it is in neither its multirun.yaml nor its printout, and W&B
+    cannot record it with the arguments."""
+    from .secrets import has_secret
+
+    kept, url = [], None
+    for arg in args:
+        value = _override_value(arg) if _STORAGE_URL.match(arg) else None
+        if isinstance(value, str) and has_secret(value):
+            url = value
+        else:
+            kept.append(arg)
+    return kept, url
+
+
+@contextlib.contextmanager
+def environment(name: str, value: str | None):
+    """``name=value`` in this process's environment (and its children's) while the command runs."""
+    before = os.environ.get(name)
+    if value is not None:
+        os.environ[name] = value
+    try:
+        yield
+    finally:
+        if value is not None and before is None:
+            os.environ.pop(name, None)
+        elif value is not None:
+            os.environ[name] = before
+
+
+def _override_value(arg: str):
+    """The value of one override as Hydra reads it (quotes and escapes undone); None if it does not parse."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        return OverridesParser.create().parse_overrides([arg])[0].value()
+    except Exception:  # noqa: BLE001  (left as it is: Hydra reports it)
+        return None
+
+
 def fail(message: str, code: int = 2) -> None:
     print(f"error: {message}", file=sys.stderr)
     raise SystemExit(code)
@@ -130,10 +176,24 @@ def check_overrides(config_name: str, overrides: list[str]):
         GlobalHydra.instance().clear()
 
 
+def fill_storage_url(cfg) -> None:
+    """``storage.url`` from ``LAYERNAS_STORAGE_URL`` when it is null, so the job goes on as if it had been
+    given on the command line (masked wherever it is shown or written)."""
+    storage = cfg.get("storage") if hasattr(cfg, "get") else None
+    if storage is None or storage.get("url"):
+        return
+    from .secrets import storage_url_from_env
+
+    url = storage_url_from_env(dict(storage))
+    if url:
+        storage.url = url
+
+
 def guarded(fn: Callable) -> Callable:
     """Run an app body; user errors become one line and exit code 2 (unless debugging)."""
 
     def wrapper(cfg):
+        fill_storage_url(cfg)
         try:
             code = fn(cfg)
         except (UserError, ValueError, FileNotFoundError) as e:
@@ -168,7 +228,15 @@ def _main(argv: list[str] | None) -> None:
         lines = "\n".join(f"  {name:8s} {c.summary}" for name, c in COMMANDS.items())
         print(USAGE.format(commands=lines))
         return
-    name, rest = args[0], [quote_arch(a) for a in args[1:]]
+    from .secrets import ENV_STORAGE_URL
+
+    name, (rest, secret_url) = args[0], split_secret_storage_url([quote_arch(a) for a in args[1:]])
+    with environment(ENV_STORAGE_URL, secret_url):
+        run_command(name, rest)
+
+
+def run_command(name: str, rest: list[str]) -> None:
+    """Check the overrides, then run the command's Hydra app on them."""
     command = COMMANDS.get(name)
     if command is None:
         fail(f"unknown command {name!r}; allowed commands: {', '.join(COMMANDS)}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from .tracking import redact
+from .secrets import redact
 
 
 def git_commit(root: Path | None = None) -> str:

@@ -26,7 +26,7 @@ from .callbacks import AttachLogger, NonFiniteGuard, ObjectiveCurve, StepProgres
 from .config import TaskConfig, TrainerConfig, check_run_config
 from .data import ClassificationDataModule, DataConfig, MLMDataModule
 from .module import ClassifierModule, MaskedLMModule
-from .tracking import RunInfo, finish, make_logger
+from .tracking import RunInfo, finish, make_logger, redact
 
 log = logging.getLogger(__name__)
 
@@ -233,8 +233,8 @@ def run_proxy(arch: str | Architecture, cfg, trial=None, run: RunInfo | None = N
         torch.set_num_threads(tcfg.threads)
     pl.seed_everything(cfg["seed"], verbose=False)
     run = run or default_run_info(cfg, arch)
-    run.config = {**cfg, **run.config, "arch": str(arch), "arch_key": arch.key(),
-                  **{f"arch/{k}": v for k, v in arch.flat().items()}}
+    run.config = redact({**cfg, **run.config, "arch": str(arch), "arch_key": arch.key(),
+                         **{f"arch/{k}": v for k, v in arch.flat().items()}})  # no storage password in W&B
     clock = Stopwatch(start)
     logger = make_logger(cfg.get("logger"), run)
     result = ProxyResult(str(arch), arch.key(), task.name, "failed", task.objective, None)

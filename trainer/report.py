@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import sys
 from pathlib import Path
 
 import optuna
@@ -43,7 +44,9 @@ def state_name(t: FrozenTrial) -> str:
 
 
 def rows(study: optuna.Study) -> tuple[list[str], list[list]]:
-    """One row per trial, in trial order (the content of trials.csv and the W&B leaderboard table)."""
+    """One row per trial, in trial order (the content of trials.csv and the W&B leaderboard table). Each
+    column holds one type, None where a trial has no value (W&B tables refuse mixed columns; the CSV
+    writes None as an empty cell)."""
     names = objective_names(study)
     columns = BASE_COLUMNS + names + COST_COLUMNS
     trials = study.get_trials(deepcopy=False)
@@ -52,11 +55,11 @@ def rows(study: optuna.Study) -> tuple[list[str], list[list]]:
     for t in trials:
         values = list(t.values) if t.values else [None] * len(names)
         u = t.user_attrs
-        reason = why.get(t.number, "")
-        out.append([t.number, state_name(t), u.get("baseline", ""), u.get("arch", ""), u.get("key", ""),
-                    *values, u.get("params"), u.get("model_params"), u.get("flops"), u.get("latency_ms"),
-                    u.get("steps"), _round(u.get("wall_s")), _round(u.get("tokens_per_s")), u.get("duplicate_of", ""),
-                    reason, _time(t.datetime_start), _time(t.datetime_complete)])
+        out.append([t.number, state_name(t), u.get("baseline"), u.get("arch"), u.get("key"),
+                    *(_number(v) for v in values), _number(u.get("params")), _number(u.get("model_params")),
+                    _number(u.get("flops")), _number(u.get("latency_ms")), _number(u.get("steps")),
+                    _number(_round(u.get("wall_s"))), _number(_round(u.get("tokens_per_s"))), u.get("duplicate_of"),
+                    why.get(t.number), _time(t.datetime_start), _time(t.datetime_complete)])
     return columns, out
 
 
@@ -79,8 +82,13 @@ def _round(value):
     return round(value, 2) if isinstance(value, float) else value
 
 
-def _time(value) -> str:
-    return value.isoformat(timespec="seconds") if value else ""
+def _number(value):
+    """A number as a float or int, anything else (missing, a stray text) as None."""
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _time(value) -> str | None:
+    return value.isoformat(timespec="seconds") if value else None
 
 
 def _csv(columns: list[str], data: list[list]) -> str:
@@ -241,7 +249,20 @@ def _row(rank, t: FrozenTrial, names: list[str], fmt) -> str:
 
 
 def log_summary_run(study: optuna.Study, plan) -> str | None:
-    """The study's summary run in W&B: leaderboard table, plots and the best values."""
+    """The study's summary run in W&B: leaderboard table, plots and the best values. It is a record of
+    results already written, so a failure is a one-line warning, never a failed search."""
+    try:
+        return _log_summary_run(study, plan)
+    except Exception as e:  # noqa: BLE001  (W&B raises many types; none may fail a finished search)
+        from .secrets import redact
+
+        reason = (str(e).strip().splitlines() or [""])[0]
+        print(f"warning: the W&B summary run of study {study.study_name!r} was not written "
+              f"({type(e).__name__}: {redact(reason)})", file=sys.stderr, flush=True)
+        return None
+
+
+def _log_summary_run(study: optuna.Study, plan) -> str | None:
     from .tracking import RunInfo, log_summary
 
     best = best_trials(study)

@@ -5,26 +5,13 @@ summary and state) before the next one starts."""
 from __future__ import annotations
 
 import os
-import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+
+from .secrets import redact
 
 MODES = ("offline", "online", "disabled")
-_SECRET_KEY = re.compile(r"(password|passwd|secret|api_?key|(^|[_-])token$)", re.IGNORECASE)
-_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]+:)(?P<pw>[^@\s]+)(?P<tail>@)")
-
-
-def redact(value: Any) -> Any:
-    """Mask passwords in URLs (``postgresql://user:***@host``) and values of secret-looking keys."""
-    if isinstance(value, str):
-        return _URL_PASSWORD.sub(r"\g<head>***\g<tail>", value)
-    if isinstance(value, dict):
-        return {k: "***" if _SECRET_KEY.search(str(k)) and v else redact(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(redact(v) for v in value)
-    return value
 
 
 @dataclass
@@ -75,12 +62,21 @@ def make_logger(logger_cfg: dict | None, run: RunInfo):
     return _deferred_logger_class()(lambda: _start(init, system_metrics=logger_cfg.get("system_metrics", False)))
 
 
+def wandb_settings(system_metrics: bool = False):
+    """The settings of every W&B run of the project: no console capture, system metrics only when asked,
+    and no run metadata (``x_disable_meta``): W&B would record the command line, and with it any password
+    given there (a storage URL), besides host, git and environment details the config already has or
+    does not need."""
+    import wandb
+
+    return wandb.Settings(console="off", x_disable_stats=not system_metrics, silent=True, x_disable_meta=True)
+
+
 def _start(init: dict, system_metrics: bool):
     """Start the W&B run (importing wandb is part of the cost, so it happens here, off the main thread)."""
     import wandb
 
-    settings = wandb.Settings(console="off", x_disable_stats=not system_metrics, silent=True)
-    experiment = wandb.init(**init, settings=settings)
+    experiment = wandb.init(**init, settings=wandb_settings(system_metrics))
     experiment.define_metric("trainer/global_step")
     experiment.define_metric("*", step_metric="trainer/global_step", step_sync=True)
     return experiment
@@ -130,8 +126,7 @@ def close_crashed_run(logger_cfg: dict | None, save_dir: Path, run_id: str, grou
 
     run = wandb.init(project=logger_cfg.get("project", "layernas"), entity=logger_cfg.get("entity"), id=run_id,
                      resume="allow", group=group, dir=str(save_dir), mode=logger_cfg.get("mode", "offline"),
-                     reinit="finish_previous", settings=wandb.Settings(console="off", x_disable_stats=True,
-                                                                       silent=True))
+                     reinit="finish_previous", settings=wandb_settings())
     run.summary.update({"state": "crashed", "reason": "its worker stopped without finishing the run"})
     run.finish(exit_code=1)
 
@@ -149,11 +144,15 @@ def log_summary(logger_cfg: dict | None, run: RunInfo, table: tuple[list[str], l
                             name=run.name, group=run.group, job_type=run.job_type, dir=str(run.save_dir),
                             mode=logger_cfg.get("mode", "offline"), config=redact(run.config),
                             tags=list(run.tags) + list(logger_cfg.get("tags") or []), reinit="finish_previous",
-                            settings=wandb.Settings(console="off", x_disable_stats=True, silent=True))
+                            settings=wandb_settings())
     columns, rows = table
-    experiment.log({"leaderboard": wandb.Table(columns=columns, data=rows),
-                    **{f"plots/{name}": wandb.Image(str(path)) for name, path in images.items() if path.exists()}})
-    experiment.summary.update(redact(summary))
+    try:
+        experiment.log({"leaderboard": wandb.Table(columns=columns, data=rows),
+                        **{f"plots/{name}": wandb.Image(str(path)) for name, path in images.items() if path.exists()}})
+        experiment.summary.update(redact(summary))
+    except BaseException:
+        experiment.finish(exit_code=1)  # closed as failed, not left open for the next run to find
+        raise
     run_dir = str(Path(experiment.dir).parent)
     experiment.finish()
     return run_dir

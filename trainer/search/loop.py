@@ -13,7 +13,7 @@ import optuna
 
 from .. import interrupts
 from ..report import clear_results, log_summary_run
-from ..tracking import redact
+from ..secrets import redact
 from .plan import SearchPlan, plan_search
 from .runner import run_trials
 from .slots import counted

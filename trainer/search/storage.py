@@ -8,7 +8,7 @@ from pathlib import Path
 
 import optuna
 
-from ..tracking import redact
+from ..secrets import redact, storage_url_from_env
 from .settings import STORAGES
 
 
@@ -17,10 +17,12 @@ def storage_url(storage: dict, study_dir: Path) -> str:
     kind = storage.get("kind", "sqlite")
     if kind not in STORAGES:
         raise ValueError(f"storage.kind={kind!r} is not allowed; allowed: {', '.join(STORAGES)}")
-    if storage.get("url"):
-        return storage["url"]
+    url = storage_url_from_env(storage)
+    if url:
+        return url
     if kind == "postgres":
-        raise ValueError("storage=postgres needs storage.url=postgresql+psycopg2://user:password@host:5432/db")
+        raise ValueError("storage=postgres needs storage.url=postgresql+psycopg2://user:password@host:5432/db "
+                         "(or that URL in LAYERNAS_STORAGE_URL)")
     name = "study.db" if kind == "sqlite" else "journal.log"
     path = (study_dir / name).resolve()
     return f"sqlite:///{path}" if kind == "sqlite" else str(path)
@@ -30,7 +32,7 @@ def check_storage(storage: dict, study_dir: Path) -> None:
     """Connect once to a database storage given by URL, so a wrong password or an unreachable host is a
     one-line error (password masked) before anything is tokenized or written."""
     url = storage_url(storage, study_dir)
-    if storage.get("kind", "sqlite") == "journal" or not storage.get("url"):
+    if storage.get("kind", "sqlite") == "journal" or not storage_url_from_env(storage):
         return
     import sqlalchemy
 

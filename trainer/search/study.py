@@ -11,6 +11,7 @@ from optuna.trial import TrialState
 
 from ...search_space.space import SearchSpace
 from ..provenance import git_commit, study_config
+from ..secrets import storage_url_from_env
 from .plan import SearchPlan
 from .samplers import make_pruner, make_sampler
 from .storage import make_storage, storage_url
@@ -71,7 +72,7 @@ def load_existing_study(cfg: dict) -> optuna.Study:
     """The study named ``study.name`` in its storage; a one-line error if there is none."""
     name, folder = str(cfg["study"]["name"]), study_dir(cfg)
     url = storage_url(cfg["storage"], folder)
-    local = cfg["storage"].get("kind", "sqlite") in ("sqlite", "journal") and not cfg["storage"].get("url")
+    local = cfg["storage"].get("kind", "sqlite") in ("sqlite", "journal") and not storage_url_from_env(cfg["storage"])
     if local and not Path(url.removeprefix("sqlite:///")).exists():
         others = sorted(p.name for p in Path(cfg["results_dir"]).glob("*") if (p / "study.db").exists()
                         or (p / "journal.log").exists()) if Path(cfg["results_dir"]).exists() else []
