@@ -63,7 +63,7 @@ def test_redact_is_still_importable_from_tracking():
 
 
 def test_the_storage_url_comes_from_the_environment_when_none_is_given(monkeypatch, tmp_path):
-    from layernas.trainer.study import storage_url
+    from layernas.trainer.search.storage import storage_url
 
     url = f"postgresql+psycopg2://u:{PW}@h/db"
     monkeypatch.delenv(ENV_STORAGE_URL, raising=False)

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from layernas.trainer.search import run_search
+from layernas.trainer.search.loop import search as run_search
 
 WANDB = Path(sys.executable).parent / "wandb"
 ONE_CANDIDATE = ["space=bert", "space.domains.h=[4]", "space.domains.r=[4]", "study.n_trials=3",
@@ -53,7 +53,7 @@ def test_a_failing_summary_run_is_a_warning(search_cfg, tmp_path, monkeypatch, c
     import optuna
     import wandb
     from layernas.trainer.report import log_summary_run
-    from layernas.trainer.search import plan_search
+    from layernas.trainer.search.plan import plan_search
 
     def broken(*args, **kwargs):
         raise RuntimeError("W&B is down\nmore lines")
