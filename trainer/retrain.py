@@ -21,6 +21,7 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from .files import atomic_write, atomic_write_text
+from .names import check_name
 from .report import best_trials
 from .studies import load_existing_study, study_dir
 from .study import git_commit, study_config
@@ -77,9 +78,11 @@ def retrain(cfg: dict) -> dict:
     from .proxy import run_proxy
     from .tracking import RunInfo
 
+    check_name("study.name", cfg["study"]["name"], cfg["results_dir"])  # before a study or arch is looked up
     seeds = list(cfg.get("seeds") or [cfg["seed"]])
     arch_text, run_cfg, trial = choose(cfg)
     checked = check_run_config(arch_text, run_cfg)
+    print(checked.budget, flush=True)
     arch = Architecture.parse(str(checked.arch), checked.model.d_model)
     out = study_dir(cfg) / "retrain" / arch.key()
     runs = []

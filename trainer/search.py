@@ -20,7 +20,9 @@ import optuna
 from layernas.search_space import ModelConfig
 from layernas.search_space.space import SearchSpace, make_space
 
+from .budget import check_budget
 from .config import check_run_config
+from .names import check_name
 from .slots import TrialSlots, counted
 from .study import (
     Objective,
@@ -51,6 +53,7 @@ class SearchPlan:
     space: SearchSpace
     objectives: list[Objective]
     study_dir: Path
+    budget: str = ""
 
     @property
     def directions(self) -> list[str]:
@@ -72,21 +75,20 @@ def plan_search(cfg: dict, vocab_size: int | None = None) -> SearchPlan:
     n_workers = study.get("n_workers", 1)
     if not isinstance(n_workers, int) or isinstance(n_workers, bool) or n_workers < 1:
         raise ValueError(f"study.n_workers={n_workers!r} must be a positive integer")
-    name = str(study["name"])
-    if not name or "/" in name or name.startswith("."):
-        raise ValueError(f"study.name={name!r} must be a plain folder name (no '/', not starting with '.')")
-    run = check_run_config("ffn", cfg)
+    name = check_name("study.name", study["name"], cfg["results_dir"])
+    run = check_run_config("ffn", cfg, budget=False)
     objectives = objectives_from(list(cfg["objectives"]), cfg["task"])
     space_cfg = dict(cfg["space"])
     space = make_space(space_cfg.pop("name"), space_cfg.pop("structure"), space_cfg.pop("n_sublayers"),
                        space_cfg.pop("ops"), ModelConfig.from_dict(cfg["model"]),
                        vocab_size=vocab_size or run.data.tokenizer.vocab_size, seq_len=run.data.seq_len, **space_cfg)
     space.check_feasible()
+    budget = check_budget(space, cfg, vocab_size)
     study_dir = Path(cfg["results_dir"]) / name
     storage_url(cfg["storage"], study_dir)
     make_sampler(cfg["sampler"], len(objectives))
     make_pruner(cfg["pruner"], len(objectives))
-    return SearchPlan(cfg, name, n_trials, timeout, n_workers, space, objectives, study_dir)
+    return SearchPlan(cfg, name, n_trials, timeout, n_workers, space, objectives, study_dir, budget)
 
 
 def open_study(plan: SearchPlan) -> optuna.Study:
@@ -206,7 +208,7 @@ def main(cfg) -> int:
     from omegaconf import OmegaConf
 
     plain = OmegaConf.to_container(cfg, resolve=True)
-    plan_search(plain)  # every check before anything heavy is imported or written
+    print(plan_search(plain).budget, flush=True)  # every check before anything heavy is imported or written
     run_search(plain)
     return 0
 

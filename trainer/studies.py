@@ -6,11 +6,12 @@ from pathlib import Path
 
 import optuna
 
+from .names import check_name
 from .study import make_storage, storage_url
 
 
 def study_dir(cfg: dict) -> Path:
-    return Path(cfg["results_dir"]) / str(cfg["study"]["name"])
+    return Path(cfg["results_dir"]) / check_name("study.name", cfg["study"]["name"], cfg["results_dir"])
 
 
 def load_existing_study(cfg: dict) -> optuna.Study:

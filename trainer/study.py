@@ -10,6 +10,7 @@ from pathlib import Path
 import optuna
 from hydra.utils import instantiate
 
+from .failures import check_journal
 from .tracking import redact
 
 STORAGES = ("sqlite", "journal", "postgres")
@@ -97,6 +98,7 @@ def make_storage(storage: dict, study_dir: Path):
         from optuna.storages.journal import JournalFileBackend
 
         Path(url).parent.mkdir(parents=True, exist_ok=True)
+        check_journal(url)
         return optuna.storages.JournalStorage(JournalFileBackend(url))
     heartbeat = storage.get("heartbeat_interval")
     with warnings.catch_warnings():
