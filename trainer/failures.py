@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 from pathlib import Path
 
 WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EEXIST,
@@ -18,13 +19,14 @@ DAMAGED = ("database disk image is malformed", "file is not a database", "file i
 def explain(error: BaseException, cfg=None) -> str | None:
     """One line for an environment failure somewhere in ``error``'s cause chain, or None."""
     for e in _chain(error):
-        text = str(e).strip().splitlines()[0].lower() if str(e).strip() else ""
+        shown = re.sub(r"^\([\w.]+\) ", "", str(e).strip().splitlines()[0]) if str(e).strip() else ""  # SQLAlchemy's
+        text = shown.lower()
         if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT) or any(m in text for m in DISK_FULL):
             where = _folder(getattr(e, "filename", None)) or _study_dir(cfg)
             return f"disk full: cannot write in {where or 'the results folder'}; free space there or set " \
                    "results_dir (or LAYERNAS_CACHE) to a folder on another disk"
         if any(m in text for m in DAMAGED):
-            return f"study storage {_study_file(cfg) or 'file'} is damaged ({text}); restore it from a backup, " \
+            return f"study storage {_study_file(cfg) or 'file'} is damaged ({shown}); restore it from a backup, " \
                    "or delete it (and its folder's report files) to start the study again"
         if isinstance(e, OSError) and e.errno in WRITE_ERRNOS and e.filename:
             return f"cannot write {e.filename} ({e.strerror or os.strerror(e.errno)}); results_dir, the study " \
