@@ -122,7 +122,8 @@ def test_hf_packaged_builders_offline(tmp_path, monkeypatch):
     cfg = DataConfig.from_dict({"name": "hfcsv", "source": "hf", "hf_path": "csv", "train": "train",
                                 "data_files": str(unlabelled), "text_column": 0, "label_column": 1,
                                 "hf_cache_dir": str(tmp_path / "hf")})
-    with pytest.raises(ValueError, match=r"^bad label -1 in csv/:train row 1: labels must be class indices, integers in 0..9,999$"):
+    with pytest.raises(ValueError,
+                       match=r"^bad label -1 in csv/:train row 1: labels must be class indices, integers in 0..9,999$"):
         load_split(cfg, "train")
 
 

@@ -142,8 +142,8 @@ def check_run_config(arch, cfg: dict, budget: bool = True) -> RunConfig:
     """
     from layernas.search_space import Architecture, ModelConfig
 
-    from .data import DataConfig
     from .budget import check_budget
+    from .data import DataConfig
     from .names import check_name
 
     if "run_name" in cfg:
