@@ -71,6 +71,36 @@ def flops(arch: str | Architecture, seq_len: int, **settings) -> int:
     return sum(op_flops(s, seq_len, config.d_model) for s in arch)
 
 
+FLOAT_BYTES = 4  # fp32 master weights and activations: an upper bound under mixed precision
+
+
+def op_activations(spec: LayerSpec, seq_len: int, d_model: int) -> int:
+    """Floats one sublayer keeps for the backward pass on one sequence: the op's, plus its LayerNorm's
+    input and output."""
+    return get_op(spec.op).activations(seq_len, d_model, **spec.kwargs) + 2 * seq_len * d_model
+
+
+def activation_bytes(arch: str | Architecture, seq_len: int, batch_size: int, vocab_size: int, **settings) -> int:
+    """Estimated bytes of the activations a training step on ``batch_size`` sequences keeps for backward:
+    every sublayer's (attention's T^2 scores where they may be materialised), the embeddings, and the
+    head's hidden states and vocabulary logits with their gradient (the masked-LM head's, the larger)."""
+    arch, config = _config(arch if isinstance(arch, Architecture) else Architecture.parse(arch), settings)
+    d = config.d_model
+    per_sequence = sum(op_activations(s, seq_len, d) for s in arch) + 4 * seq_len * d + 2 * seq_len * vocab_size
+    return batch_size * per_sequence * FLOAT_BYTES
+
+
+def training_bytes(arch: str | Architecture, vocab_size: int, seq_len: int, batch_size: int, **settings) -> int:
+    """Estimated memory of one training step: parameters, their gradients and AdamW's two moments
+    (4 x params x 4 bytes, the masked-LM head included) plus :func:`activation_bytes`."""
+    arch, config = _config(arch if isinstance(arch, Architecture) else Architecture.parse(arch), settings)
+    fields = {k: v for k, v in config.to_dict().items() if k != "d_model"}
+    params = encoder_params(arch, vocab_size, seq_len, d_model=config.d_model, **fields) \
+        + mlm_head_params(config.d_model, vocab_size)
+    return 4 * params * FLOAT_BYTES + activation_bytes(arch, seq_len, batch_size, vocab_size, d_model=config.d_model,
+                                                       **fields)
+
+
 def count_params(module: nn.Module) -> int:
     """``sum(p.numel())`` over the module's distinct parameters (tied weights counted once)."""
     return sum(p.numel() for p in module.parameters())

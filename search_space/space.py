@@ -196,21 +196,33 @@ class SearchSpace:
                 best[name] += min(o[name] for o in options)
         return best
 
-    def _cheapest(self, op: str) -> dict[str, int]:
-        """Smallest params and FLOPs of one sublayer of ``op`` over its key domains."""
+    def settings(self, op: str) -> list[LayerSpec]:
+        """Every valid sublayer of ``op`` over its key domains (keys without a domain keep the default)."""
         keys = get_op(op).key_names
         choices = [self.domains.get(k) or (getattr(self.model, get_key_default(op, k)),) for k in keys]
-        params, flops_ = [], []
+        specs = []
         for combo in product(*choices):
             try:
-                spec = LayerSpec.make(op, self.model.d_model, **dict(zip(keys, combo, strict=True)))
+                specs.append(LayerSpec.make(op, self.model.d_model, **dict(zip(keys, combo, strict=True))))
             except ValueError:
                 continue
-            params.append(sublayer_params(spec, self.model.d_model))
-            flops_.append(op_flops(spec, self.seq_len, self.model.d_model))
-        if not params:
+        if not specs:
             raise ValueError(f"space={self.name}: no valid setting of {op} under the given domains")
-        return {"params": min(params), "flops": min(flops_)}
+        return specs
+
+    def _cheapest(self, op: str) -> dict[str, int]:
+        """Smallest params and FLOPs of one sublayer of ``op`` over its key domains."""
+        specs = self.settings(op)
+        return {"params": min(sublayer_params(s, self.model.d_model) for s in specs),
+                "flops": min(op_flops(s, self.seq_len, self.model.d_model) for s in specs)}
+
+    def largest(self, size: Callable[[LayerSpec], float]) -> Architecture:
+        """A candidate with the largest ``sum(size(sublayer))``: each slot takes its largest setting (every
+        sandwich has the same sublayers, so any k will do). A bound for memory checks."""
+        if self.structure == "sandwich":
+            return self._arch(_sandwich(self.n_sublayers // 2, 0))
+        best = {ops: max((s for op in ops for s in self.settings(op)), key=size) for ops in set(self._slots())}
+        return Architecture(tuple(best[ops] for ops in self._slots()), self.model.d_model)
 
     def check_feasible(self) -> None:
         """Raise a one-line ValueError when no candidate can meet the constraints."""

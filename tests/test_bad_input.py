@@ -8,10 +8,13 @@ results folder behind.
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
+import sqlite3
 import sys
 from pathlib import Path
 
+import optuna
 import pytest
 
 FAST = ["trainer.max_steps=2", "logger=none", "data.max_train_docs=200", "data.max_eval_docs=50",
@@ -70,19 +73,109 @@ CASES = [
      "error: study.name='ghost' has no study in "),
     ("retrain of a study that does not exist", ["retrain", "study.name=ghost"],
      "error: study.name='ghost' has no study in "),
+    # sizes nobody could train
+    ("sequence longer than any model's max_len", ["proxy", "data.seq_len=100000"],
+     "error: data.seq_len=100,000 is not allowed; allowed: 4..16,384"),
+    ("convolution span longer than the sequence", ["proxy", "arch=sdconv(k=10001) ffn"],
+     "error: k=10001 in 'sdconv(k=10001,h=4)' is larger than data.seq_len=16; allowed: an odd k <= 15"),
+    ("more attention blocks than tokens", ["proxy", "arch=bsa(b=256) ffn"],
+     "error: b=256 in 'bsa(b=256,h=4)' does not fit data.seq_len=16"),
+    ("10,000 sublayers in an arch string", ["proxy", "arch=" + " ".join(["ffn"] * 10_000)],
+     "error: the architecture's 10,000 sublayers is too deep; allowed: 1..1,000 sublayers"),
+    ("10,000 sublayers in a search", ["search", "model.n_sublayers=10000"],
+     "error: model.n_sublayers=10,000 is too deep; allowed: 1..1,000 sublayers"),
+    ("a model larger than the machine's memory", ["proxy", "model.d_model=1000000"],
+     "error: the model needs ~713.2 TiB for a training step"),
+    ("a search space larger than the machine's memory", ["search", "model.d_model=1000000"],
+     "error: the largest candidate of space=convbert needs ~"),
+    ("a batch larger than the train split", ["proxy", "data.batch_size=5000"],
+     "error: the train split of 'wikitext2' has 1,652 rows of 16 tokens, fewer than data.batch_size=5000"),
+    ("a label of 1e9 (a class index, not a count)",
+     ["proxy", "task=classify", "data=sst2", "data.train={tmp}/labels.tsv"],
+     "error: bad label '1000000000' in {tmp}/labels.tsv line 3: labels must be class indices, integers in 0..9,999"),
+    ("labels that skip classes", ["proxy", "task=classify", "data=sst2", "data.train={tmp}/gap.tsv"],
+     "error: labels of {tmp}/gap.tsv are not the classes 0..5: 4 of them (first 1) never occur"),
+    # files and folders the machine refuses
+    ("results_dir that is a file", ["search", "results_dir={tmp}/afile"],
+     "error: results_dir='{tmp}/afile' is not allowed: {tmp}/afile is a file; allowed: a folder"),
+    ("results_dir under a file", ["proxy", "results_dir={tmp}/afile/results"],
+     "error: results_dir='{tmp}/afile/results' is not allowed: {tmp}/afile is a file"),
+    ("cache folder that is a file", ["proxy", "data.cache_dir={tmp}/afile"],
+     "error: cache folder {tmp}/afile/tokenizers cannot be written (Not a directory); allowed: a writable folder"),
+    ("damaged .xz corpus", ["proxy", "data.train={tmp}/train.txt.xz"],
+     "error: {tmp}/train.txt.xz cannot be read as a .xz file near line 1 (Input format not supported by decoder)"),
+    ("JSON nested 200,000 deep", ["proxy", "data.train={tmp}/deep.jsonl", "data.format=jsonl"],
+     "error: bad JSON in {tmp}/deep.jsonl line 4: nested too deeply"),
+    ("CSV field over 128 KiB", ["proxy", "data.train={tmp}/big.csv", "data.format=csv"],
+     "error: {tmp}/big.csv line 3: a field is longer than 131,072 characters"),
+    ("invalid UTF-8 in a text corpus", ["proxy", "data.train={tmp}/bad.txt"],
+     "error: {tmp}/bad.txt line 2 is not valid UTF-8 (invalid start byte at byte 4 of the line)"),
+    ("invalid UTF-8 in a tsv corpus", ["proxy", "task=classify", "data=sst2", "data.train={tmp}/bad.tsv"],
+     "error: {tmp}/bad.tsv line 3 is not valid UTF-8"),
+    ("invalid UTF-8 in a csv corpus", ["proxy", "data.train={tmp}/bad.csv", "data.format=csv"],
+     "error: {tmp}/bad.csv line 3 is not valid UTF-8"),
+    ("invalid UTF-8 in a jsonl corpus", ["proxy", "data.train={tmp}/bad.jsonl", "data.format=jsonl"],
+     "error: {tmp}/bad.jsonl line 2 is not valid UTF-8"),
+    ("truncated study.db", ["report", "study.name=s", "results_dir={tmp}/damaged"],
+     "error: study storage {tmp}/damaged/s/study.db is damaged (database disk image is malformed); restore it"),
+    ("journal with a cut last line", ["report", "study.name=j", "storage=journal", "results_dir={tmp}/journal"],
+     "error: journal {tmp}/journal/j/journal.log ends in a cut line"),
+    ("unquoted unicode study name", ["search", "study.name=研究ü"],
+     "error: cannot read the override study.name=研究ü (characters outside Hydra's unquoted grammar); allowed: "
+     "a quoted value, in a shell \"study.name='研究ü'\""),
 ]
 
+# names that become folders: every command, the same check
+NAMED = {"search": "study.name", "retrain": "study.name", "report": "study.name", "proxy": "run_name"}
+for _command, _key in NAMED.items():
+    CASES += [
+        (f"{_key} climbing out of results_dir ({_command})", [_command, f"{_key}=../escape"],
+         f"error: {_key}='../escape' is not allowed (a path, not a name); allowed: a plain folder name of 1-100"),
+        (f"{_key} that is an absolute path ({_command})", [_command, f"{_key}=/abs/path"],
+         f"error: {_key}='/abs/path' is not allowed (a path, not a name)"),
+        (f"300-character {_key} ({_command})", [_command, f"{_key}={'a' * 300}"],
+         f"error: {_key}='{'a' * 20}...(300 characters)' is not allowed (300 characters, more than 100)"),
+    ]
 
-def run_case(args: list[str], results: Path, pg_port: int) -> tuple[int, str]:
-    """Run ``layernas <args>`` in this process (as the console script does); return (exit code, stderr)."""
+
+def make_bad_files(folder: Path) -> Path:
+    """The damaged inputs the cases above point at ({tmp}); returns ``folder``."""
+    import optuna
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "afile").write_text("not a folder\n")
+    (folder / "train.txt.xz").write_bytes(b"garbage, not xz")
+    (folder / "deep.jsonl").write_text('{"text": "a b"}\n' * 3 + "[" * 200_000 + "\n")
+    (folder / "big.csv").write_text('text\nhello\n"' + "x" * 140_000 + '"\n')
+    (folder / "bad.txt").write_bytes(b"hello world\nbad \xff\xfe byte\n")
+    (folder / "bad.tsv").write_bytes(b"sentence\tlabel\nit is good\t1\nbad \xff\t0\n")
+    (folder / "bad.csv").write_bytes(b"text\nhello\nbad \xff byte\n")
+    (folder / "bad.jsonl").write_bytes(b'{"text": "a"}\n{"text": "\xff"}\n')
+    (folder / "labels.tsv").write_text("sentence\tlabel\nit is good\t1\nit is bad\t1000000000\n")
+    (folder / "gap.tsv").write_text("sentence\tlabel\n" + "".join(f"good {i}\t0\nbad {i}\t5\n" for i in range(40)))
+    study = folder / "damaged" / "s"
+    study.mkdir(parents=True)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    optuna.create_study(study_name="s", storage=f"sqlite:///{study / 'study.db'}").optimize(lambda t: 0.0, n_trials=2)
+    (study / "study.db").write_bytes((study / "study.db").read_bytes()[:3000])
+    (folder / "journal" / "j").mkdir(parents=True)
+    (folder / "journal" / "j" / "journal.log").write_text('{"op_code": 0, "worker_id": "a", "study_name": "j", '
+                                                         '"directions": [1]}\n{"op_code": 4, "wor')
+    return folder
+
+
+def run_case(args: list[str], results: Path, pg_port: int, tmp: Path | None = None) -> tuple[int, str]:
+    """Run ``layernas <args>`` in this process (as the console script does); return (exit code, stderr).
+    ``{pg}`` is the PostgreSQL port, ``{tmp}`` the folder of :func:`make_bad_files`."""
     from layernas.trainer.cli import main
 
-    args = [a.replace("{pg}", str(pg_port)) for a in args]
+    args = [a.replace("{pg}", str(pg_port)).replace("{tmp}", str(tmp)) for a in args]
     extra = FAST if args[0] in ("proxy", "search") else []
+    own = [] if any(a.startswith("results_dir=") for a in args) else [f"results_dir={results}"]
     argv, err, code = list(sys.argv), io.StringIO(), 0
     try:
-        with contextlib.redirect_stderr(err):
-            main([args[0], *extra, *args[1:], f"results_dir={results}"])
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            main([args[0], *extra, *args[1:], *own])
     except SystemExit as e:
         code = e.code
     finally:
@@ -90,14 +183,81 @@ def run_case(args: list[str], results: Path, pg_port: int) -> tuple[int, str]:
     return code, err.getvalue()
 
 
+@pytest.fixture(scope="module")
+def bad_files(tmp_path_factory) -> Path:
+    return make_bad_files(tmp_path_factory.mktemp("bad-files"))
+
+
 @pytest.mark.parametrize(("what", "args", "message"), CASES, ids=[c[0] for c in CASES])
-def test_bad_input_is_one_line(what, args, message, tmp_path, postgres):
-    code, err = run_case(args, tmp_path / "results", postgres.port)
+def test_bad_input_is_one_line(what, args, message, tmp_path, postgres, bad_files):
+    code, err = run_case(args, tmp_path / "results", postgres.port, bad_files)
     lines = err.strip().splitlines()
     assert code == 2, err
-    assert len(lines) == 1 and lines[0].startswith(message.replace("{pg}", str(postgres.port))), err
+    expected = message.replace("{pg}", str(postgres.port)).replace("{tmp}", str(bad_files))
+    assert len(lines) == 1 and lines[0].startswith(expected), err
     assert "wrong" not in lines[0] and ":pw@" not in lines[0]  # passwords never shown
     assert not (tmp_path / "results").exists()
+
+
+def _refuse_mkdir(real):
+    def mkdir(self, *args, **kwargs):
+        if "results" in self.parts:
+            raise OSError(errno.EROFS, "Read-only file system", str(self))
+        return real(self, *args, **kwargs)
+    return mkdir
+
+
+def _full_disk_store(*args, **kwargs):
+    try:
+        raise sqlite3.OperationalError("database or disk is full")
+    except sqlite3.OperationalError as e:
+        raise optuna.exceptions.StorageInternalError("An exception is raised during the commit. This typically "
+                                                     "happens due to invalid data in the commit, e.g. exceeding "
+                                                     "max length.") from e
+
+
+def _full_disk_write(*args, **kwargs):
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+# (what, command, the function to replace, its replacement, the start of the one-line message): writes that the
+# machine refuses, simulated (tests run as root, where permissions do not stop writes)
+REFUSED_WRITES = [
+    ("read-only results_dir", ["search"], "pathlib.Path.mkdir", lambda: _refuse_mkdir(Path.mkdir),
+     "error: cannot write {results}/search-mlm (Read-only file system); results_dir, the study folders and the "
+     "cache must be writable folders"),
+    ("disk full when a trial is stored", ["search", "study.n_trials=1"],
+     "optuna.storages.RDBStorage.set_trial_state_values", lambda: _full_disk_store,
+     "error: disk full: cannot write in {results}/search-mlm; free space there"),
+    ("disk full when the results are written", ["search", "study.n_trials=1"],
+     "layernas.trainer.files.atomic_write_bytes", lambda: _full_disk_write,
+     "error: disk full: cannot write in {results}/search-mlm; free space there"),
+]
+
+
+def run_refused_write(args, target, make, results: Path) -> tuple[int, str]:
+    from unittest import mock
+
+    with mock.patch(target, make()):
+        return run_case([*args, "space=bert", "study.name=search-mlm"], results, 0)
+
+
+@pytest.mark.parametrize(("what", "args", "target", "make", "message"), REFUSED_WRITES,
+                         ids=[c[0] for c in REFUSED_WRITES])
+def test_a_refused_write_is_one_line(what, args, target, make, message, tmp_path):
+    code, err = run_refused_write(args, target, make, tmp_path / "results")
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1, err
+    assert lines[0].startswith(message.replace("{results}", str(tmp_path / "results"))), err
+    assert not list(tmp_path.rglob("*.tmp"))  # no half-written file
+
+
+def test_a_programming_error_keeps_its_traceback(tmp_path):
+    from unittest import mock
+
+    with mock.patch("layernas.trainer.search.run_search", side_effect=KeyError("a bug")):
+        code, err = run_case(["search"], tmp_path / "results", 0)
+    assert code == 1 and "KeyError: 'a bug'" in err and len(err.strip().splitlines()) > 1, err
 
 
 # (what, cache file to damage, the bytes written over it)
@@ -150,20 +310,37 @@ def test_a_file_that_is_not_weights_is_refused(tmp_path):
         load_retrained(folder)
 
 
+def _shown(arg: str) -> str:
+    return arg if len(arg) <= 80 else f"{arg[:24]}...({len(arg):,} characters)"
+
+
 if __name__ == "__main__":
     import tempfile
 
+    from layernas.trainer.paths import REPO_ROOT
+
     from tests.postgres import PostgresServer
+
+    def tidy(text: str, tmp: str) -> str:
+        """No path of this machine in the table."""
+        return text.replace(str(REPO_ROOT), "<repo>").replace(tmp, "<tmp>")
 
     server = PostgresServer().start()
     try:
         print("| input | command | message (exit code) |\n|---|---|---|")
-        for what, args, _ in CASES:
+        with tempfile.TemporaryDirectory() as files:
+            bad = make_bad_files(Path(files) / "files")
+            for what, args, _ in CASES:
+                with tempfile.TemporaryDirectory() as tmp:
+                    code, err = run_case(args, Path(tmp) / "results", server.port, bad)
+                    message = tidy(err.strip().replace(str(server.port), "5432"), tmp).replace(str(bad), "<tmp>")
+                shown = " ".join(_shown(a.replace("{pg}", "5432").replace("{tmp}", "<tmp>")) for a in args)
+                print(f"| {what} | `layernas {shown}` | `{message}` ({code}) |")
+        for what, args, target, make, _ in REFUSED_WRITES:
             with tempfile.TemporaryDirectory() as tmp:
-                code, err = run_case(args, Path(tmp) / "results", server.port)
-                message = err.strip().replace(str(server.port), "5432").replace(tmp, "/tmp/...")
-            shown = " ".join(a.replace("{pg}", "5432") for a in args)
-            print(f"| {what} | `layernas {shown}` | `{message}` ({code}) |")
+                code, err = run_refused_write(args, target, make, Path(tmp) / "results")
+                message = tidy(err.strip().splitlines()[-1], tmp)
+            print(f"| {what} | `layernas {' '.join(args)}` ({target} made to fail) | `{message}` ({code}) |")
         for what, pattern, damage in DAMAGED_CACHES:
             with tempfile.TemporaryDirectory() as tmp:
                 _, code, err = run_damaged_cache_case(pattern, damage, Path(tmp))

@@ -122,13 +122,14 @@ def test_hf_packaged_builders_offline(tmp_path, monkeypatch):
     cfg = DataConfig.from_dict({"name": "hfcsv", "source": "hf", "hf_path": "csv", "train": "train",
                                 "data_files": str(unlabelled), "text_column": 0, "label_column": 1,
                                 "hf_cache_dir": str(tmp_path / "hf")})
-    with pytest.raises(ValueError, match=r"^bad label -1 in csv/:train row 1: labels must be non-negative integers$"):
+    with pytest.raises(ValueError,
+                       match=r"^bad label -1 in csv/:train row 1: labels must be class indices, integers in 0..9,999$"):
         load_split(cfg, "train")
 
 
 BAD_FILES = [
     ("b.csv", "text,label\nfine,1\nawful,pos\n", {"label_column": "label"},
-     r"bad label 'pos' in .*b\.csv line 3: labels must be non-negative integers"),
+     r"bad label 'pos' in .*b\.csv line 3: labels must be class indices, integers in 0..9,999"),
     ("n.csv", "text,label\nfine,-1\n", {"label_column": "label"}, r"bad label '-1' in .*n\.csv line 2"),
     ("h.csv", "0,first\n", {"text_column": "text"}, r"text_column='text' is a column name but .*h\.csv has no header"),
     ("c.csv", "a,b\nx,1\n", {"text_column": "text", "label_column": "b"},

@@ -127,7 +127,7 @@ def test_failed_trials_are_recorded_and_the_search_goes_on(search_cfg, tmp_path)
     ("study.n_trials=-2", "study.n_trials=-2 must be a positive integer"),
     ("objectives=[params]", "objectives[0]='params' must be a trained metric"),
     ("objectives=[val_loss,speed]", "objectives has unknown name 'speed'; allowed: objective, val_loss"),
-    ("study.name=a/b", "study.name='a/b' must be a plain folder name"),
+    ("study.name=a/b", r"study.name='a/b' is not allowed \(a path, not a name\); allowed: a plain folder name"),
 ])
 def test_bad_search_settings(search_cfg, tmp_path, override, message):
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):

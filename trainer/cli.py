@@ -152,6 +152,11 @@ def explain_hydra_error(error: Exception, config_name: str) -> str:
     unknown = re.search(r"Could not override '([^']+)'", text) or re.search(r"Key '([^']+)' is not in struct", text)
     if unknown:
         return f"unknown key {unknown.group(1)!r} (add it with +{unknown.group(1)}=... only if it is meant to be new)"
+    lexer = re.match(r"(?:LexerNoViableAltException|mismatched input|token recognition error)\S*:? (.*)", text)
+    if lexer and "=" in lexer.group(1):
+        key, _, value = lexer.group(1).splitlines()[0].partition("=")
+        return (f"cannot read the override {key}={value} (characters outside Hydra's unquoted grammar); "
+                f"allowed: a quoted value, in a shell \"{key}='{value}'\"")
     first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
     return first
 
@@ -190,16 +195,24 @@ def fill_storage_url(cfg) -> None:
 
 
 def guarded(fn: Callable) -> Callable:
-    """Run an app body; user errors become one line and exit code 2 (unless debugging)."""
+    """Run an app body; user errors, and writes the machine refuses, become one line and exit code 2
+    (unless debugging); any other exception keeps its traceback."""
 
     def wrapper(cfg):
         fill_storage_url(cfg)
+        from .failures import explain
+
         try:
             code = fn(cfg)
         except (UserError, ValueError, FileNotFoundError) as e:
             if debug_wanted(sys.argv[1:]):
                 raise
             fail(str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__)
+        except Exception as e:  # only what the machine refused (disk full, read-only, damaged storage)
+            message = explain(e, cfg)
+            if message is None or debug_wanted(sys.argv[1:]):
+                raise  # a programming error keeps its traceback
+            fail(message)
         if code:
             raise SystemExit(code)
 

@@ -130,14 +130,24 @@ class RunConfig:
     trainer: TrainerConfig
     model: Any  # layernas.search_space.ModelConfig
     data: Any  # layernas.trainer.data.DataConfig
+    budget: str = ""  # the size line a run prints at start (see trainer/budget.py)
 
 
-def check_run_config(arch, cfg: dict) -> RunConfig:
-    """Validate everything a run needs before anything heavy is imported or written; one-line ValueErrors."""
+def check_run_config(arch, cfg: dict, budget: bool = True) -> RunConfig:
+    """Validate everything a run needs before anything heavy is imported or written; one-line ValueErrors.
+
+    ``budget``: also check the sizes against the data, the ops and the machine's memory (not inside a
+    search's trials: the search checked its largest candidate once, and the trials' own memory use must
+    not refuse the next one).
+    """
     from layernas.search_space import Architecture, ModelConfig
 
+    from .budget import check_budget
     from .data import DataConfig
+    from .names import check_name
 
+    if "run_name" in cfg:
+        check_name("run_name", cfg["run_name"], cfg.get("results_dir", "results"))
     task, tcfg = TaskConfig.from_dict(cfg["task"]), TrainerConfig.from_dict(cfg["trainer"])
     mcfg = ModelConfig.from_dict(cfg["model"])
     data = DataConfig.from_dict(cfg["data"])
@@ -146,4 +156,6 @@ def check_run_config(arch, cfg: dict) -> RunConfig:
         if task.pretrain_steps < 1 or not task.finetune_data:
             raise ValueError("task=pretrain_finetune needs task.pretrain_steps >= 1 and task.finetune_data")
         DataConfig.from_dict(task.finetune_data).check_files()
-    return RunConfig(Architecture.parse(arch, mcfg.d_model, **mcfg.key_defaults), task, tcfg, mcfg, data)
+    parsed = Architecture.parse(arch, mcfg.d_model, **mcfg.key_defaults)
+    line = check_budget(parsed, cfg) if budget else ""
+    return RunConfig(parsed, task, tcfg, mcfg, data, line)

@@ -26,6 +26,7 @@ from .callbacks import AttachLogger, NonFiniteGuard, ObjectiveCurve, StepProgres
 from .config import TaskConfig, TrainerConfig, check_run_config
 from .data import ClassificationDataModule, DataConfig, MLMDataModule
 from .module import ClassifierModule, MaskedLMModule
+from .names import check_name
 from .tracking import RunInfo, finish, make_logger, redact
 
 log = logging.getLogger(__name__)
@@ -212,7 +213,7 @@ def _plain(cfg) -> dict:
 
 
 def default_run_info(cfg: dict, arch: Architecture) -> RunInfo:
-    name = cfg.get("run_name") or "proxy"
+    name = check_name("run_name", cfg.get("run_name") or "proxy")
     return RunInfo(name=f"{name} {arch}", group=name, job_type="proxy",
                    save_dir=Path(cfg.get("results_dir", "results")) / name)
 
@@ -227,7 +228,7 @@ def run_proxy(arch: str | Architecture, cfg, trial=None, run: RunInfo | None = N
     """
     start = time.perf_counter()
     cfg = _plain(cfg)
-    checked = check_run_config(arch, cfg)
+    checked = check_run_config(arch, cfg, budget=False)  # sizes: checked by the command that asked
     arch, task, tcfg, mcfg = checked.arch, checked.task, checked.trainer, checked.model
     if tcfg.threads:
         torch.set_num_threads(tcfg.threads)

@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from .files import atomic_write, atomic_write_text
+from .names import check_name
 from .provenance import git_commit, study_config
 from .report import best_trials
 from .search.study import load_existing_study, study_dir
@@ -76,9 +77,11 @@ def retrain(cfg: dict) -> dict:
     from .proxy import run_proxy
     from .tracking import RunInfo
 
+    check_name("study.name", cfg["study"]["name"], cfg["results_dir"])  # before a study or arch is looked up
     seeds = list(cfg.get("seeds") or [cfg["seed"]])
     arch_text, run_cfg, trial = choose(cfg)
     checked = check_run_config(arch_text, run_cfg)
+    print(checked.budget, flush=True)
     arch = Architecture.parse(str(checked.arch), checked.model.d_model)
     out = study_dir(cfg) / "retrain" / arch.key()
     runs = []

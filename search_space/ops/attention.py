@@ -105,6 +105,17 @@ def _bsa_flops(T: int, d_model: int, b: int, h: int) -> int:
     return 8 * T * d_model * d_model + 4 * b * L * L * d_model
 
 
+def _sa_activations(T: int, d_model: int, h: int) -> int:
+    """Input, q/k/v, rotated q/k, output and projection (8 T D), plus scores and probabilities (2 h T^2),
+    which the math kernel (CPU, masks) materialises."""
+    return 8 * T * d_model + 2 * h * T * T
+
+
+def _bsa_activations(T: int, d_model: int, b: int, h: int) -> int:
+    L = math.ceil(T / b)
+    return 8 * b * L * d_model + 2 * h * b * L * L
+
+
 register(OpDef(
     name="sa",
     summary="full multi-head self-attention",
@@ -113,6 +124,7 @@ register(OpDef(
     params=_sa_params,
     flops=_sa_flops,
     sizes=heads_divide,
+    activations=_sa_activations,
 ))
 
 register(OpDef(
@@ -123,5 +135,6 @@ register(OpDef(
     params=lambda d_model, b, h: _sa_params(d_model, h),
     flops=_bsa_flops,
     sizes=heads_divide,
+    activations=_bsa_activations,
     canonical=lambda b, h: ("sa", {"h": h}) if b == 1 else ("bsa", {"b": b, "h": h}),
 ))

@@ -145,6 +145,7 @@ register(OpDef(
     flops=lambda T, d_model, k, h: 4 * T * d_model * d_model + span_conv_flops(T, d_model, h, d_model // h, k),
     sizes=heads_divide,
     reach=half_span,
+    activations=lambda T, d_model, k, h: 8 * T * d_model + 2 * T * h * k,
 ))
 
 register(OpDef(
@@ -156,6 +157,7 @@ register(OpDef(
     flops=lambda T, d_model, k, h: 6 * T * d_model * d_model + 2 * T * d_model * k,
     sizes=heads_divide,
     reach=half_span,
+    activations=lambda T, d_model, k, h: 8 * T * d_model + 2 * T * h * k,
 ))
 
 register(OpDef(
@@ -167,4 +169,5 @@ register(OpDef(
     flops=lambda T, d_model, k, h: 6 * T * d_model * d_model + 2 * T * d_model * (h * k + k),
     sizes=heads_divide,
     reach=half_span,
+    activations=lambda T, d_model, k, h: 8 * T * d_model + 2 * T * h * k,
 ))

@@ -32,4 +32,5 @@ register(OpDef(
     params=lambda d_model, r: 2 * r * d_model * d_model + r * d_model + d_model,
     flops=lambda T, d_model, r: 4 * r * T * d_model * d_model,
     reach=lambda r: 0,
+    activations=lambda T, d_model, r: 2 * T * d_model + 2 * r * T * d_model,  # in, out; hidden before/after GELU
 ))

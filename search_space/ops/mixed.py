@@ -74,6 +74,13 @@ def _sizes(d_model: int | None, k: int, h: int, hr: int) -> str | None:
     return None
 
 
+def _activations(T: int, d_model: int, k: int, h: int, hr: int) -> int:
+    """Both halves' projections (10 T D), the attention half's scores and probabilities (2 n T^2) and
+    the span kernels (T n k)."""
+    n, _ = mixed_heads(d_model, h, hr)
+    return 10 * T * d_model + 2 * n * T * T + T * n * k
+
+
 register(OpDef(
     name="mixed",
     summary="ConvBERT mixed attention (attention + span-conv heads, head ratio hr)",
@@ -82,4 +89,5 @@ register(OpDef(
     params=_params,
     flops=_flops,
     sizes=_sizes,
+    activations=_activations,
 ))

@@ -62,6 +62,9 @@ class OpDef:
     sizes:   ``sizes(d_model, **keys)`` -> an error text when the keys do not fit together or do not fit
              d_model (None when unknown: only the checks between keys apply), else None.
     canonical: maps keys to an equivalent ``(op, keys)`` that builds the same network (used by ``key()``).
+    activations: ``activations(T, d_model, **keys)`` -> floats the op keeps for the backward pass on one
+             sequence of length T (an estimate: its matmul inputs and outputs, and score matrices where a
+             kernel may materialise them); the default is 8 x T x d_model.
     reach:   ``reach(**keys)`` -> how far a position's output reaches: the output at t depends only on
              inputs t-reach .. t+reach (0 for position-wise ops), or None for global mixers (attention).
     """
@@ -75,6 +78,7 @@ class OpDef:
     sizes: SizeCheck = lambda d_model, **keys: None  # noqa: E731
     canonical: Callable[..., tuple[str, dict]] | None = None
     reach: Callable[..., int | None] = lambda **keys: None  # noqa: E731
+    activations: Count = lambda T, d_model, **keys: 8 * T * d_model  # noqa: E731
     options: tuple[str, ...] = field(init=False, default=())
 
     def __post_init__(self) -> None:

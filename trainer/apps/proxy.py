@@ -38,7 +38,8 @@ def _num(value) -> str:
 
 
 def main(cfg: DictConfig) -> int:
-    check_run_config(cfg.arch, OmegaConf.to_container(cfg, resolve=True))  # fail fast, before Lightning loads
+    checked = check_run_config(cfg.arch, OmegaConf.to_container(cfg, resolve=True))  # fail fast, before Lightning
+    print(checked.budget, flush=True)
     from ..logs import quiet_lightning
     from ..proxy import prepare_data, run_proxy
 

@@ -10,6 +10,7 @@ from ..search.plan import plan_search
 
 def main(cfg: DictConfig) -> int:
     plan = plan_search(OmegaConf.to_container(cfg, resolve=True))
+    print(plan.budget, flush=True)
     from ..search.loop import run_search
 
     run_search(plan)

@@ -60,14 +60,28 @@ def digest(obj) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
+def _writable_lock(path: Path) -> FileLock:
+    """The build lock of ``path``, its folder created; a cache folder that cannot be written (a file in
+    the way, read-only, no permission) is a one-line error naming it and the setting."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(f"{path}.lock")
+        lock.acquire()
+        lock.release()
+    except OSError as err:
+        raise ValueError(f"cache folder {path.parent} cannot be written ({err.strerror or err}); allowed: a writable "
+                         "folder as data.cache_dir (or the LAYERNAS_CACHE environment variable)") from None
+    return lock
+
+
 def cached(path: str | os.PathLike, build: Callable[[str], None], load: Callable[[Path], T]) -> T:
     """``load(path)``, first building the file with ``build(tmp_path)`` if it is missing.
 
     ``load`` signals an unreadable file by raising :class:`CorruptCacheError`, which propagates.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(f"{path}.lock"):
+    lock = _writable_lock(path)
+    with lock:
         if path.exists():
             return load(path)
         COUNTERS["cache_build"] += 1

@@ -43,6 +43,8 @@ class MLMDataModule(LightningDataModule):
         if stage in (None, "fit", "validate") and self.val is None:
             self.train_ids = mlm_sequences(self.data, "train", self.tokenizer)
             self.val = self._masked("validation", self.val_sequences)
+            rows = f"rows of {self.data.seq_len} tokens"
+            check_batches(self.data, len(self.train_ids), len(self.val["input_ids"]), rows)
         if _wants_test(stage, self.data) and self.test is None:
             self.test = self._masked("test", None)
 
@@ -109,6 +111,8 @@ class ClassificationDataModule(LightningDataModule):
         if stage in (None, "fit", "validate") and self.val is None:
             self.train = classification_examples(self.data, "train", self.tokenizer)
             self.val = classification_examples(self.data, "validation", self.tokenizer)
+            check_batches(self.data, len(self.train), len(self.val), "examples")
+            check_labels(self.data, self.train.labels, self.val.labels)
         if _wants_test(stage, self.data) and self.test is None:
             self.test = classification_examples(self.data, "test", self.tokenizer)
 
@@ -118,9 +122,8 @@ class ClassificationDataModule(LightningDataModule):
 
     @property
     def n_classes(self) -> int:
-        """Largest label of train and validation + 1, at least 2."""
-        parts = [_ready(self.train, "n_classes").labels] + ([self.val.labels] if self.val is not None else [])
-        labels = torch.cat(parts)
+        """The training labels' classes 0..n-1 (``check_labels`` made sure each is used), at least 2."""
+        labels = _ready(self.train, "n_classes").labels
         return max(2, int(labels.max()) + 1) if len(labels) else 2
 
     def train_dataloader(self) -> DataLoader:
@@ -133,6 +136,40 @@ class ClassificationDataModule(LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return _eval_loader(PaddedBatches(_ready(self.test, "test_dataloader")), self.data.batch_size)
+
+
+def check_batches(data: DataConfig, n_train: int, n_val: int, unit: str) -> None:
+    """At least one full training batch and one validation batch, before anything trains."""
+    if n_train < data.batch_size:
+        raise ValueError(f"the train split of '{data.name}' has {n_train:,} {unit}, fewer than data.batch_size="
+                         f"{data.batch_size}; allowed: data.batch_size <= {n_train:,} (or use more documents"
+                         f"{', a shorter data.seq_len' if unit.startswith('rows') else ''})")
+    if n_val == 0:
+        raise ValueError(f"the validation split of '{data.name}' has no {unit}, so no validation batch; use more "
+                         "documents (data.max_eval_docs)")
+
+
+def check_labels(data: DataConfig, train: torch.Tensor, val: torch.Tensor) -> None:
+    """Classes are the training labels 0..n-1, each used (a label is an index, not a count); validation
+    labels must be among them."""
+    where = _source(data, "train")
+    present = torch.unique(train).tolist()
+    missing = sorted(set(range(int(present[-1]) + 1)) - set(present)) if present else []
+    if missing:
+        raise ValueError(f"labels of {where} are not the classes 0..{present[-1]}: {len(missing):,} of them "
+                         f"(first {missing[0]}) never occur; allowed: labels 0..n-1 with every class used")
+    unknown = sorted(set(torch.unique(val).tolist()) - set(present))
+    if unknown:
+        raise ValueError(f"label {unknown[0]} of {_source(data, 'validation')} is not a class of {where} "
+                         f"(0..{present[-1]}); allowed: labels the train split has")
+
+
+def _source(data: DataConfig, split: str) -> str:
+    """The file (local) or dataset split (hf) that ``split`` reads, for messages."""
+    name = getattr(data, split) or data.train  # a carved validation split comes from train
+    if data.source != "local":
+        return f"split {name!r} of {data.hf_path}"
+    return str(data.resolve(name))
 
 
 def _eval_loader(dataset, batch_size: int) -> DataLoader:

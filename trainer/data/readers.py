@@ -13,6 +13,7 @@ import itertools
 import json
 import lzma
 import re
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
@@ -23,6 +24,7 @@ COMPRESSED = {".gz": gzip.open, ".xz": lzma.open, ".bz2": bz2.open}
 EXTENSIONS = {".txt": "text", ".text": "text", ".tokens": "text", ".raw": "text", ".csv": "csv",
               ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 _INT = re.compile(r"\+?\d+")
+MAX_LABEL = 9_999  # labels are class indices: 10,000 classes is far beyond any sentence-classification set
 Record = tuple[str, "int | None"]
 
 
@@ -47,12 +49,34 @@ def open_text(path: Path, newline: str | None = None) -> TextIO:
 
 
 def parse_label(value, path: Path | str, line: int, unit: str = "line") -> int:
-    """``value`` as a class index; anything but a non-negative integer is a one-line error."""
+    """``value`` as a class index; anything but an integer in 0..MAX_LABEL is a one-line error."""
+    label = None
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    if isinstance(value, str) and _INT.fullmatch(value.strip()):
-        return int(value)
-    raise ValueError(f"bad label {value!r} in {path} {unit} {line}: labels must be non-negative integers")
+        label = value
+    elif isinstance(value, str) and _INT.fullmatch(value.strip()) and len(value.strip()) < 12:
+        label = int(value)
+    if label is None or label > MAX_LABEL:
+        raise ValueError(f"bad label {value!r} in {path} {unit} {line}: labels must be class indices, integers "
+                         f"in 0..{MAX_LABEL:,}")
+    return label
+
+
+def checked_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """``(line number, line)`` of a UTF-8 file, decompressed by suffix, each line decoded on its own so that
+    a bad byte or a damaged archive is a one-line error naming the file and the exact line."""
+    opener = COMPRESSED.get(path.suffix.lower(), open)
+    number = 0
+    with opener(path, "rb") as f:
+        try:
+            for number, raw in enumerate(f, start=1):  # noqa: B007  (number is read after the loop fails)
+                try:
+                    yield number, raw.decode("utf-8")
+                except UnicodeDecodeError as err:
+                    raise ValueError(f"{path} line {number} is not valid UTF-8 ({err.reason} at byte {err.start} "
+                                     "of the line); allowed: UTF-8 text") from None
+        except (lzma.LZMAError, EOFError, OSError, zlib.error) as err:  # bz2: OSError; gzip: BadGzipFile, EOFError
+            raise ValueError(f"{path} cannot be read as a {path.suffix} file near line {number + 1} ({err})") \
+                from None
 
 
 def read_records(path: Path, cfg: DataConfig) -> Iterator[Record]:
@@ -68,30 +92,31 @@ def read_records(path: Path, cfg: DataConfig) -> Iterator[Record]:
 def _read_text(path: Path, cfg: DataConfig) -> Iterator[Record]:
     if cfg.label_column is not None:
         raise ValueError(f"label_column={cfg.label_column!r} needs a csv, tsv or jsonl file; {path} is plain text")
-    with open_text(path) as f:
-        for line in f:
-            yield line, None
+    for _, line in checked_lines(path):
+        yield line, None
 
 
 def _read_jsonl(path: Path, cfg: DataConfig) -> Iterator[Record]:
     for name in ("text_column", "label_column"):
         if isinstance(getattr(cfg, name), int):
             raise ValueError(f"{name}={getattr(cfg, name)!r} is an index, but jsonl columns are named ({path})")
-    with open_text(path) as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"bad JSON in {path} line {number}: {err}") from None
-            if not isinstance(row, dict):
-                raise ValueError(f"{path} line {number} is not a JSON object")
-            text = _field(row, cfg.text_column, path, number)
-            if not isinstance(text, str):
-                raise ValueError(f"text {text!r} in {path} line {number} is not a string")
-            label = None if cfg.label_column is None else _field(row, cfg.label_column, path, number)
-            yield text, None if label is None else parse_label(label, path, number)
+    for number, line in checked_lines(path):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"bad JSON in {path} line {number}: {err}") from None
+        except RecursionError:
+            raise ValueError(f"bad JSON in {path} line {number}: nested too deeply; allowed: one flat JSON "
+                             "object per line") from None
+        if not isinstance(row, dict):
+            raise ValueError(f"{path} line {number} is not a JSON object")
+        text = _field(row, cfg.text_column, path, number)
+        if not isinstance(text, str):
+            raise ValueError(f"text {text!r} in {path} line {number} is not a string")
+        label = None if cfg.label_column is None else _field(row, cfg.label_column, path, number)
+        yield text, None if label is None else parse_label(label, path, number)
 
 
 def _field(row: dict, name: str, path: Path, line: int):
@@ -101,23 +126,33 @@ def _field(row: dict, name: str, path: Path, line: int):
 
 
 def _read_delimited(path: Path, fmt: str, cfg: DataConfig) -> Iterator[Record]:
-    with open_text(path, newline="") as f:
-        # GLUE's TSV files are unquoted (sentences contain bare quotes); CSV is RFC 4180.
-        reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE) if fmt == "tsv" else csv.reader(f)
-        first = next(reader, None)
-        if first is None:
-            return
-        header = first if has_header(first, cfg) else None
-        text_i = column_index(cfg.text_column, header, "text_column", path)
-        label_i = None if cfg.label_column is None else column_index(cfg.label_column, header, "label_column", path)
-        rows = reader if header else itertools.chain([first], reader)
-        for row in rows:
-            if not row:
-                continue  # a blank line
-            text = _cell(row, text_i, path, reader.line_num)
-            label = None if label_i is None else parse_label(_cell(row, label_i, path, reader.line_num), path,
-                                                             reader.line_num)
-            yield text, label
+    lines = (line for _, line in checked_lines(path))
+    # GLUE's TSV files are unquoted (sentences contain bare quotes); CSV is RFC 4180.
+    reader = csv.reader(lines, delimiter="\t", quoting=csv.QUOTE_NONE) if fmt == "tsv" else csv.reader(lines)
+    try:
+        yield from _delimited_records(reader, path, cfg)
+    except csv.Error as err:
+        limit = csv.field_size_limit()
+        reason = f"a field is longer than {limit:,} characters; allowed: fields of at most {limit:,} characters" \
+            if "field larger" in str(err) else str(err)
+        raise ValueError(f"{path} line {reader.line_num}: {reason}") from None
+
+
+def _delimited_records(reader, path: Path, cfg: DataConfig) -> Iterator[Record]:
+    first = next(reader, None)
+    if first is None:
+        return
+    header = first if has_header(first, cfg) else None
+    text_i = column_index(cfg.text_column, header, "text_column", path)
+    label_i = None if cfg.label_column is None else column_index(cfg.label_column, header, "label_column", path)
+    rows = reader if header else itertools.chain([first], reader)
+    for row in rows:
+        if not row:
+            continue  # a blank line
+        text = _cell(row, text_i, path, reader.line_num)
+        label = None if label_i is None else parse_label(_cell(row, label_i, path, reader.line_num), path,
+                                                         reader.line_num)
+        yield text, label
 
 
 def has_header(first: list[str], cfg: DataConfig) -> bool:

@@ -7,7 +7,9 @@ from pathlib import Path
 
 from ...search_space import ModelConfig
 from ...search_space.space import SearchSpace, make_space
+from ..budget import check_budget
 from ..config import check_run_config
+from ..names import check_name
 from .objectives import Objective, objectives_from
 from .samplers import make_pruner, make_sampler
 from .settings import StorageConfig, StudyConfig
@@ -28,6 +30,7 @@ class SearchPlan:
     space: SearchSpace
     objectives: list[Objective]
     study_dir: Path
+    budget: str = ""  # the largest candidate's size, FLOPs and memory against the machine's
 
     @property
     def name(self) -> str:
@@ -63,12 +66,10 @@ class SearchPlan:
 
 def plan_search(cfg: dict) -> SearchPlan:
     """Check the whole config; one-line ValueErrors name the bad value and what is allowed."""
-    study = StudyConfig.from_dict({**cfg["study"], "name": str(cfg["study"]["name"])})
-    name = study.name
-    if not name or "/" in name or name.startswith("."):
-        raise ValueError(f"study.name={name!r} must be a plain folder name (no '/', not starting with '.')")
+    name = check_name("study.name", cfg["study"]["name"], cfg["results_dir"])
+    study = StudyConfig.from_dict({**cfg["study"], "name": name})
     storage = StorageConfig.from_dict(cfg["storage"])
-    run = check_run_config("ffn", cfg)
+    run = check_run_config("ffn", cfg, budget=False)
     objectives = objectives_from(list(cfg["objectives"]), cfg["task"])
     space_cfg = dict(cfg["space"])
     space = make_space(space_cfg.pop("name"), space_cfg.pop("structure"), space_cfg.pop("n_sublayers"),
@@ -76,8 +77,9 @@ def plan_search(cfg: dict) -> SearchPlan:
                        vocab_size=run.data.tokenizer.vocab_size, seq_len=run.data.seq_len,
                        fixed_length=bool(cfg["sampler"].get("fixed_length", False)), **space_cfg)
     space.check_feasible()
+    budget = check_budget(space, cfg)
     study_dir = Path(cfg["results_dir"]) / name
     storage_url(cfg["storage"], study_dir)
     make_sampler(cfg["sampler"], len(objectives))
     make_pruner(cfg["pruner"], len(objectives))
-    return SearchPlan(cfg, study, storage, space, objectives, study_dir)
+    return SearchPlan(cfg, study, storage, space, objectives, study_dir, budget)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import optuna
 
+from ..failures import check_journal
 from ..secrets import redact, storage_url_from_env
 from .settings import STORAGES
 
@@ -63,6 +64,7 @@ def make_storage(storage: dict, study_dir: Path):
         from optuna.storages.journal import JournalFileBackend
 
         Path(url).parent.mkdir(parents=True, exist_ok=True)
+        check_journal(url)
         return optuna.storages.JournalStorage(JournalFileBackend(url))
     heartbeat = storage.get("heartbeat_interval")
     with warnings.catch_warnings():

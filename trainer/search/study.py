@@ -10,6 +10,7 @@ import optuna
 from optuna.trial import TrialState
 
 from ...search_space.space import SearchSpace
+from ..names import check_name
 from ..provenance import git_commit, study_config
 from ..secrets import storage_url_from_env
 from .plan import SearchPlan
@@ -65,7 +66,7 @@ def enqueue_baselines(study: optuna.Study, space: SearchSpace) -> list[str]:
 
 
 def study_dir(cfg: dict) -> Path:
-    return Path(cfg["results_dir"]) / str(cfg["study"]["name"])
+    return Path(cfg["results_dir"]) / check_name("study.name", cfg["study"]["name"], cfg["results_dir"])
 
 
 def load_existing_study(cfg: dict) -> optuna.Study:
