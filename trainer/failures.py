@@ -58,27 +58,13 @@ def _study_dir(cfg) -> str | None:
 
 def _study_file(cfg) -> str | None:
     try:
-        from .study import storage_url
+        from .search.storage import storage_url
 
         url = storage_url(dict(cfg["storage"]), Path(cfg["results_dir"]) / str(cfg["study"]["name"]))
     except Exception:  # noqa: BLE001  (no study in this config)
         return None
     if url.startswith("sqlite:///"):
         return url.removeprefix("sqlite:///")
-    from .tracking import redact
+    from .secrets import redact
 
     return redact(url)
-
-
-def check_journal(path: str | os.PathLike) -> None:
-    """A journal whose last line was cut (a writer killed mid-line, a full disk) would be replayed without
-    that line and then appended to after the fragment, corrupting the next record too: refuse it."""
-    path = Path(path)
-    if not path.is_file() or path.stat().st_size == 0:
-        return
-    with open(path, "rb") as f:
-        f.seek(-1, os.SEEK_END)
-        if f.read(1) == b"\n":
-            return
-    raise ValueError(f"journal {path} ends in a cut line (its last write did not finish); restore it from a "
-                     "backup, or delete its last line to keep the trials before it")

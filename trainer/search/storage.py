@@ -3,12 +3,12 @@ journal file; and what happens to a trial whose worker died."""
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
 import optuna
 
-from ..failures import check_journal
 from ..secrets import redact, storage_url_from_env
 from .settings import STORAGES
 
@@ -92,3 +92,17 @@ class StaleTrialHandler:
             folder = Path(config.get("results_dir", "results")) / study.study_name
             close_crashed_run(config.get("logger"), folder, trial.user_attrs["wandb_id"], study.study_name)
         self.retry(study, trial)
+
+
+def check_journal(path: str | os.PathLike) -> None:
+    """A journal whose last line was cut (a writer killed mid-line, a full disk) would be replayed without
+    that line and then appended to after the fragment, corrupting the next record too: refuse it."""
+    path = Path(path)
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    with open(path, "rb") as f:
+        f.seek(-1, os.SEEK_END)
+        if f.read(1) == b"\n":
+            return
+    raise ValueError(f"journal {path} ends in a cut line (its last write did not finish); restore it from a "
+                     "backup, or delete its last line to keep the trials before it")
