@@ -107,7 +107,11 @@ class SearchSpace:
         """A key's value from its domain (None: no domain, the model config's default applies)."""
         values = self.domains.get(key, ())
         if len(values) > 1:
-            return values[trial.suggest_int(name, 0, len(values) - 1)]
+            index = trial.suggest_int(name, 0, len(values) - 1)
+            if not 0 <= index < len(values):  # a queued trial may fix any value
+                raise ValueError(f"{name}={index} is not a position in space.domains.{key}={list(values)}; "
+                                 f"allowed: 0..{len(values) - 1}")
+            return values[index]
         return values[0] if values else None
 
     def _slot_keys(self, slot_ops: tuple[str, ...]) -> list[str]:

@@ -255,7 +255,7 @@ def test_a_refused_write_is_one_line(what, args, target, make, message, tmp_path
 def test_a_programming_error_keeps_its_traceback(tmp_path):
     from unittest import mock
 
-    with mock.patch("layernas.trainer.search.run_search", side_effect=KeyError("a bug")):
+    with mock.patch("layernas.trainer.search.loop.run_search", side_effect=KeyError("a bug")):
         code, err = run_case(["search"], tmp_path / "results", 0)
     assert code == 1 and "KeyError: 'a bug'" in err and len(err.strip().splitlines()) > 1, err
 

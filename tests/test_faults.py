@@ -32,9 +32,9 @@ def test_failing_trials_are_recorded_with_their_reason_and_the_search_goes_on(se
 
     study = open_study(plan_search(cfg))
     for r in (1, 2, 3, 4):
-        study.enqueue_trial({"l01.r": r})
+        study.enqueue_trial({"l01.r": r - 1})  # ordered keys are suggested by their position in the domain
     study = run_search(cfg)
-    states = {t.params["l01.r"]: (t.state, t.user_attrs.get("reason")) for t in study.trials}
+    states = {t.params["l01.r"] + 1: (t.state, t.user_attrs.get("reason")) for t in study.trials}
     for r, reason in REASONS.items():
         assert states[r] == (optuna.trial.TrialState.FAIL, reason)
     assert states[4][0] == optuna.trial.TrialState.COMPLETE
