@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import random
+import sys
 from pathlib import Path
 
 from layernas.search_space import OPS, Architecture, LayerSpec
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
+WANDB = str(Path(sys.executable).parent / "wandb")  # the CLI of the wandb installed with this Python, not PATH's
 
 DOMAINS = {
     "h": [1, 2, 4, 8],
