@@ -123,6 +123,11 @@ def check_overrides(config_name: str, overrides: list[str]):
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
+    for override in overrides:  # Hydra would load a shared base such as data=_base as if it were an option
+        group, _, option = override.lstrip("+~").partition("=")
+        if option.startswith("_") and group_options(group):
+            raise UserError(f"{group}={option} is not an option; allowed {group} options: "
+                            f"{', '.join(group_options(group))}")
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
