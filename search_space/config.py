@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 
 POSITIONS = ("rotary", "learned", "sinusoidal", "none")
@@ -13,12 +14,15 @@ class ModelConfig:
 
     ``n_heads``, ``ffn_ratio``, ``kernel_size``, ``n_blocks`` and ``head_ratio`` are the defaults of the
     grammar keys ``h``, ``r``, ``k``, ``b`` and ``hr`` when a sublayer does not set them.
+    ``n_sublayers`` is the depth the search spaces fill (``space.n_sublayers`` defaults to it); an encoder
+    built from an architecture takes its depth from the architecture.
     ``position`` is where order information enters: ``rotary`` inside the attention ops, ``learned`` or
     ``sinusoidal`` absolute embeddings added to the tokens, or ``none`` (convolutions carry position).
     """
 
     d_model: int = 128
     n_heads: int = 4
+    n_sublayers: int = 8
     ffn_ratio: int = 4
     kernel_size: int = 9
     n_blocks: int = 2
@@ -32,7 +36,7 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.position not in POSITIONS:
             raise ValueError(f"position={self.position!r} is not allowed; allowed: {', '.join(POSITIONS)}")
-        for name in ("d_model", "n_heads", "ffn_ratio", "kernel_size", "n_blocks", "head_ratio"):
+        for name in ("d_model", "n_heads", "n_sublayers", "ffn_ratio", "kernel_size", "n_blocks", "head_ratio"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name}={value!r} must be a positive integer")
@@ -42,10 +46,14 @@ class ModelConfig:
                 raise ValueError(f"{name}={value!r} must be in [0, 1)")
 
     @classmethod
-    def from_dict(cls, data: dict) -> ModelConfig:
-        """Build from a mapping, ignoring keys that are not model settings (e.g. ``n_sublayers``)."""
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+    def from_dict(cls, data: Mapping) -> ModelConfig:
+        """Build from the ``model`` config; a key that is not a field is a mistake (a misspelt setting would
+        otherwise be silently replaced by its default), so it is refused in one line."""
+        names = sorted(f.name for f in fields(cls))
+        unknown = sorted(set(data) - set(names))
+        if unknown:
+            raise ValueError(f"unknown model key {unknown[0]!r}; allowed: {', '.join(names)}")
+        return cls(**data)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from .config import ModelConfig
+from .model import encoder_config
 from .ops import get_op
 from .spec import Architecture, LayerSpec
 
@@ -35,16 +36,10 @@ def op_flops(spec: LayerSpec, seq_len: int, d_model: int) -> int:
     return get_op(spec.op).flops(seq_len, d_model, **spec.kwargs)
 
 
-def _config(arch: Architecture, settings: dict) -> tuple[Architecture, ModelConfig]:
-    settings = dict(settings)
-    d_model = settings.pop("d_model", None) or arch.d_model
-    config = ModelConfig(**({"d_model": d_model} if d_model else {}), **settings)
-    return Architecture.parse(arch, config.d_model, **config.key_defaults), config
-
-
-def encoder_params(arch: str | Architecture, vocab_size: int, max_len: int, **settings) -> int:
-    """Exact parameter count of ``build_encoder(arch, vocab_size, max_len, **settings)``."""
-    arch, config = _config(arch if isinstance(arch, Architecture) else Architecture.parse(arch), settings)
+def encoder_params(arch: str | Architecture, vocab_size: int, max_len: int, config: ModelConfig | None = None,
+                   **settings) -> int:
+    """Exact parameter count of ``build_encoder(arch, vocab_size, max_len, config, **settings)``."""
+    arch, config = encoder_config(arch, config, **settings)
     return base_params(vocab_size, max_len, config) + sum(sublayer_params(s, config.d_model) for s in arch)
 
 
@@ -64,10 +59,10 @@ def classifier_head_params(d_model: int, n_classes: int) -> int:
     return d_model * d_model + d_model + d_model * n_classes + n_classes
 
 
-def flops(arch: str | Architecture, seq_len: int, **settings) -> int:
+def flops(arch: str | Architecture, seq_len: int, config: ModelConfig | None = None, **settings) -> int:
     """Forward FLOPs of the sublayer stack on one sequence of ``seq_len`` tokens (embeddings and heads
     excluded: they do not depend on the architecture)."""
-    arch, config = _config(arch if isinstance(arch, Architecture) else Architecture.parse(arch), settings)
+    arch, config = encoder_config(arch, config, **settings)
     return sum(op_flops(s, seq_len, config.d_model) for s in arch)
 
 

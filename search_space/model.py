@@ -95,17 +95,30 @@ def init_weights(module: nn.Module) -> None:
             nn.init.zeros_(module.bias)
 
 
-def build_encoder(arch: str | Architecture, vocab_size: int, max_len: int, **settings) -> Encoder:
-    """Build an :class:`Encoder`.
+def encoder_config(arch: str | Architecture, config: ModelConfig | None = None,
+                   **settings) -> tuple[Architecture, ModelConfig]:
+    """The validated architecture and the model config an encoder is built with.
 
-    ``settings`` are :class:`ModelConfig` fields; ``d_model`` defaults to the one the architecture was
-    validated against. A string ``arch`` is parsed with the settings' key defaults.
+    ``config`` is a whole :class:`ModelConfig` (e.g. ``ModelConfig.from_dict(cfg["model"])``); without it,
+    ``settings`` (ModelConfig fields) make one, ``d_model`` defaulting to the one the architecture was
+    validated against. A string ``arch`` is parsed with the config's key defaults.
     """
-    d_model = settings.pop("d_model", None)
-    if isinstance(arch, Architecture) and arch.d_model is not None:
-        if d_model is not None and d_model != arch.d_model:
-            raise ValueError(f"d_model={d_model} differs from the architecture's d_model={arch.d_model}")
-        d_model = arch.d_model
-    config = ModelConfig(**({"d_model": d_model} if d_model else {}), **settings)
-    arch = Architecture.parse(arch, config.d_model, **config.key_defaults)
+    if config is not None and settings:
+        raise TypeError(f"give a ModelConfig or model settings, not both (got {', '.join(sorted(settings))})")
+    if config is None:
+        d_model = settings.pop("d_model", None)
+        if d_model is None and isinstance(arch, Architecture):
+            d_model = arch.d_model
+        config = ModelConfig(**({"d_model": d_model} if d_model else {}), **settings)
+    if isinstance(arch, Architecture) and arch.d_model not in (None, config.d_model):
+        raise ValueError(f"d_model={config.d_model} differs from the architecture's d_model={arch.d_model}")
+    return Architecture.parse(arch, config.d_model, **config.key_defaults), config
+
+
+def build_encoder(arch: str | Architecture, vocab_size: int, max_len: int, config: ModelConfig | None = None,
+                  **settings) -> Encoder:
+    """Build an :class:`Encoder` from a :class:`ModelConfig` or from ModelConfig fields as keywords:
+    ``build_encoder(arch, vocab, max_len, ModelConfig.from_dict(cfg["model"]))`` or
+    ``build_encoder("sa ffn", vocab_size=8000, max_len=512, d_model=64)`` (see :func:`encoder_config`)."""
+    arch, config = encoder_config(arch, config, **settings)
     return Encoder(arch, vocab_size, max_len, config)

@@ -164,10 +164,8 @@ class SearchSpace:
 
     # ---- constraints ------------------------------------------------------------------------------
     def cost(self, arch: Architecture) -> dict[str, int]:
-        settings = {k: v for k, v in self.model.to_dict().items() if k != "d_model"}
-        return {"params": encoder_params(arch, self.vocab_size, self.seq_len, d_model=self.model.d_model,
-                                         **settings),
-                "flops": flops(arch, self.seq_len, d_model=self.model.d_model)}
+        return {"params": encoder_params(arch, self.vocab_size, self.seq_len, self.model),
+                "flops": flops(arch, self.seq_len, self.model)}
 
     def _limits(self) -> dict[str, int]:
         return {name: limit for name, limit in (("params", self.max_params), ("flops", self.max_flops))

@@ -170,10 +170,6 @@ class Architecture:
     def __getitem__(self, i: int) -> LayerSpec:
         return self.layers[i]
 
-    def with_d_model(self, d_model: int) -> Architecture:
-        """The same pattern validated against ``d_model``."""
-        return Architecture.parse(str(self), d_model=d_model)
-
     def to_dict(self) -> dict:
         out: dict = {"layers": [{"op": s.op, **s.kwargs} for s in self.layers]}
         if self.d_model is not None:

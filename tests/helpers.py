@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import random
+import sys
+from pathlib import Path
 
 from layernas.search_space import OPS, Architecture, LayerSpec
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+WANDB = str(Path(sys.executable).parent / "wandb")  # the CLI of the wandb installed with this Python, not PATH's
 
 DOMAINS = {
     "h": [1, 2, 4, 8],
@@ -31,11 +36,12 @@ def random_arch(rng: random.Random, d_model: int | None = None, max_len: int = 1
 
 
 def op_example(op: str, d_model: int = 32) -> str:
-    """A small sublayer string for each op, exercising its keys."""
-    examples = {"sa": "sa(h=4)", "bsa": "bsa(b=4,h=4)", "sdconv": "sdconv(k=5,h=4)",
-                "mixed": "mixed(k=5,h=4,hr=2)", "lconv": "lconv(k=5,h=4)", "dconv": "dconv(k=5,h=4)",
-                "ffn": "ffn(r=2)"}
-    return examples.get(op) or str(random_spec(random.Random(0), d_model, op))
+    """A small sublayer string for each op, exercising its keys: the registry's example when it fits
+    d_model, else a random valid one."""
+    try:
+        return str(LayerSpec.parse(OPS[op].example, d_model))
+    except ValueError:
+        return str(random_spec(random.Random(0), d_model, op))
 
 
 def span_conv_as_matmul(u, kernel):
@@ -49,3 +55,20 @@ def span_conv_as_matmul(u, kernel):
     p = (k - 1) // 2
     windows = F.pad(u, (0, 0, p, p)).unfold(1, k, 1).reshape(B, T, h, C // h, k)  # (B, T, h, d, k)
     return (windows @ kernel.unsqueeze(-1)).reshape(B, T, C)
+
+
+def conf_options(group: str) -> list[str]:
+    """The options of a config group, read from its folder (as the CLI lists them)."""
+    from layernas.trainer.cli import group_options
+
+    return group_options(group)
+
+
+def conf_sampler(name: str, seed: int = 0):
+    """The Optuna sampler ``sampler=<name>`` makes in a single-objective search."""
+    from omegaconf import OmegaConf
+
+    from layernas.trainer.study import make_sampler
+
+    node = OmegaConf.create({"seed": seed, "sampler": OmegaConf.load(CONF / "sampler" / f"{name}.yaml")})
+    return make_sampler(OmegaConf.to_container(node, resolve=True)["sampler"], 1)

@@ -27,6 +27,11 @@ CASES = [
     ("unknown sampler", ["search", "sampler=cmaes"],
      "error: sampler=cmaes is not an option; allowed sampler options: bruteforce, gp, nsga2, random, tpe"),
     ("misspelt key", ["search", "study.n_trialz=3"], "error: unknown key 'study.n_trialz'"),
+    ("a shared base config as an option", ["proxy", "data=_base"],
+     "error: data=_base is not an option; allowed data options: csv, hf, imdb, jsonl, sst2, text, tsv, wikitext2"),
+    ("a model setting that does not exist", ["proxy", "+model.n_layers=4"],
+     "error: unknown model key 'n_layers'; allowed: attn_dropout, d_model, dropout, ffn_ratio, head_ratio, "
+     "kernel_size, n_blocks, n_heads, n_sublayers, norm_eps, position, weight_dropout"),
     ("negative trial count", ["search", "study.n_trials=-1"], "error: study.n_trials=-1 must be a positive integer"),
     ("no workers", ["search", "study.n_workers=0"], "error: study.n_workers=0 must be a positive integer"),
     ("a cost as the first objective", ["search", "objectives=[params,val_loss]"],
@@ -270,8 +275,8 @@ DAMAGED_CACHES = [
 def build_cache(cache: Path) -> int:
     """Tokenize the FAST proxy's data into ``cache``; returns the vocabulary size."""
     from hydra import compose, initialize_config_dir
-    from layernas.trainer.proxy import prepare_data
 
+    from layernas.trainer.proxy import prepare_data
     from tests.conftest import CONF
 
     with initialize_config_dir(config_dir=CONF, version_base="1.3"):
@@ -318,7 +323,6 @@ if __name__ == "__main__":
     import tempfile
 
     from layernas.trainer.paths import REPO_ROOT
-
     from tests.postgres import PostgresServer
 
     def tidy(text: str, tmp: str) -> str:

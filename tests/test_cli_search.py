@@ -13,6 +13,7 @@ import optuna
 import pytest
 
 from tests.conftest import TINY
+from tests.helpers import WANDB
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = [*TINY, "model.n_sublayers=2", "study.name=t", "logger=none"]
@@ -60,9 +61,8 @@ def _running_trial(db: Path) -> bool:
 
 def test_ctrl_c_records_the_running_trial_as_failed_and_the_study_resumes(tmp_path):
     slow = [*FAST, f"results_dir={tmp_path}", "trainer.max_steps=2000", "trainer.val_check_interval=1000"]
-    cmd = [sys.executable, "-m", "layernas.trainer.cli", "search", *slow, "study.n_trials=2"]
-    proc = subprocess.Popen(cmd, cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "layernas.trainer.cli", "search", *slow, "study.n_trials=2"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while not _running_trial(tmp_path / "t" / "study.db") and time.time() < deadline:
         time.sleep(0.5)
@@ -93,7 +93,7 @@ def test_smoke_experiment_writes_everything_with_offline_wandb(tmp_path):
     runs = sorted((folder / "wandb").glob("offline-run-*"))
     jobs = []
     for run in runs:
-        summary = json.loads(subprocess.run(["wandb", "leet", "inspect", "--summary", "--json", str(run)],
+        summary = json.loads(subprocess.run([WANDB, "leet", "inspect", "--summary", "--json", str(run)],
                                             capture_output=True, text=True, check=True).stdout)
         assert summary["state"] == "finished"
         jobs.append(summary["name"])

@@ -1,7 +1,11 @@
 import random
+from types import SimpleNamespace
 
 import pytest
 import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
+from torch.utils.flop_counter import FlopCounterMode
+
 from layernas.search_space import (
     OPS,
     Architecture,
@@ -10,6 +14,7 @@ from layernas.search_space import (
     SequenceClassifier,
     build_encoder,
     build_layer,
+    cost,
 )
 from layernas.search_space.config import POSITIONS
 from layernas.search_space.cost import (
@@ -24,9 +29,6 @@ from layernas.search_space.cost import (
     sublayer_params,
 )
 from layernas.search_space.ops import convolution
-from torch.nn.attention import SDPBackend, sdpa_kernel
-from torch.utils.flop_counter import FlopCounterMode
-
 from tests.helpers import random_arch, random_spec, span_conv_as_matmul
 
 ALL_OPS = sorted(OPS)
@@ -98,9 +100,23 @@ def test_block_sparse_flops_scale_like_t_squared_over_b():
     assert attn(bsa, 2048) * 4 == attn(sa, 2048)
 
 
-def test_measure_latency_is_a_median_of_repeats():
-    calls = []
-    ms = measure_latency(lambda: calls.append(1), repeats=7, warmup=2)
-    assert len(calls) == 9 and ms >= 0.0
+def test_measure_latency_is_the_median_of_the_timed_repeats(monkeypatch):
+    """A fake clock that each call advances by a known duration: the warm-up calls (8 s each) are not
+    timed, and of 500, 125, 1000, 250 and 750 ms the result is the median, 500 (the mean would be 525)."""
+    durations = iter([8.0, 8.0, 0.5, 0.125, 1.0, 0.25, 0.75])
+    clock = [0.0]
+
+    def call():
+        clock[0] += next(durations)
+
+    monkeypatch.setattr(cost, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
+    assert measure_latency(call, repeats=5, warmup=2) == 500.0
+    assert next(durations, None) is None  # exactly warmup + repeats calls
+
+
+def test_forward_latency_times_the_backward_pass_when_asked():
+    layer = build_layer("sa", d_model=32)
+    assert forward_latency_ms(layer, torch.randn(2, 8, 32), backward=True, repeats=2, warmup=1) > 0.0
+    assert all(p.grad is not None for p in layer.parameters())
     layer = build_layer("sa", d_model=32)
     assert forward_latency_ms(layer, torch.randn(2, 8, 32), backward=True, repeats=2, warmup=1) > 0.0

@@ -8,6 +8,7 @@ import re
 import numpy as np
 import pytest
 import torch
+
 from layernas.trainer.data import (
     CLS_ID,
     COUNTERS,
@@ -22,7 +23,6 @@ from layernas.trainer.data import (
     mlm_sequences,
 )
 from layernas.trainer.data.tokens import token_cache_path
-
 from tests.data_helpers import child, child_result, sst2, wait_ready, wikitext
 
 

@@ -6,9 +6,10 @@ from dataclasses import fields
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
+
 from layernas.trainer.data import DataConfig, TokenizerConfig
 from layernas.trainer.data.config import DEFAULT_DATA_DIR, REPO_ROOT
-from omegaconf import OmegaConf
 
 CONF = REPO_ROOT / "conf" / "data"
 GOOD = {"name": "t", "train": "a.txt"}

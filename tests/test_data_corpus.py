@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from layernas.trainer.data import DataConfig, load_split
 
+from layernas.trainer.data import DataConfig, load_split
 from tests.data_helpers import IMDB, sst2, wikitext, write
 
 CSV = 'id,label,review\n1,1,"good, very good"\n2,0,"said ""meh""\nthen left"\n3,1,fine\n'

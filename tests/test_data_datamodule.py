@@ -7,6 +7,7 @@ import time
 
 import pytest
 import torch
+
 from layernas.trainer.data import (
     CLS_ID,
     COUNTERS,
@@ -17,7 +18,6 @@ from layernas.trainer.data import (
     MLMDataModule,
     load_split,
 )
-
 from tests.data_helpers import sst2, wikitext
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from layernas.trainer.data import IGNORE_INDEX, MASK_ID, SPECIAL_IDS, mask_tokens
 
 VOCAB = 1000

@@ -8,9 +8,9 @@ import signal
 import time
 
 import pytest
+
 from layernas.trainer.data import COUNTERS, SPECIAL_IDS, SPECIAL_TOKENS, CorruptCacheError, get_tokenizer, load_split
 from layernas.trainer.data.tokenizer import allow_parallelism, check_special_ids, tokenizer_path, train_tokenizer
-
 from tests.data_helpers import wikitext, write
 
 

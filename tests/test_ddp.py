@@ -2,6 +2,7 @@
 
 import optuna
 import pytest
+
 from layernas.trainer.proxy import run_proxy
 
 DDP = ["trainer.accelerator=cpu", "trainer.devices=2", "trainer.strategy=ddp_spawn", "trainer.threads=1"]

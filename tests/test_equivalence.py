@@ -5,12 +5,13 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from transformers.models.convbert.configuration_convbert import ConvBertConfig
+from transformers.models.convbert.modeling_convbert import ConvBertAttention
+
 from layernas.search_space import LayerSpec
 from layernas.search_space.ops.attention import BlockSparseAttention, SelfAttention, block_shifts
 from layernas.search_space.ops.convolution import DynamicConv, LightweightConv, SpanDynamicConv
 from layernas.search_space.ops.mixed import MixedAttention
-from transformers.models.convbert.configuration_convbert import ConvBertConfig
-from transformers.models.convbert.modeling_convbert import ConvBertAttention
 
 D, H, B, T = 64, 4, 2, 23
 ATOL = 1e-10

@@ -3,6 +3,7 @@ recorded with their reason; the search goes on and the report lists them."""
 
 import optuna
 import torch
+
 from layernas.search_space.ops.feedforward import FeedForward
 from layernas.trainer.search.loop import search as run_search
 

@@ -1,8 +1,8 @@
 import random
 
 import pytest
-from layernas.search_space import OPS, Architecture, LayerSpec
 
+from layernas.search_space import OPS, Architecture, LayerSpec
 from tests.helpers import random_arch
 
 
@@ -94,3 +94,9 @@ def test_layer_spec_make_validates_like_parse():
     assert LayerSpec.make("bsa", 64, b=2) == LayerSpec.parse("bsa(b=2)", 64)
     with pytest.raises(ValueError, match="unknown op 'attn'"):
         LayerSpec.make("attn", 64)
+
+
+@pytest.mark.parametrize("op", sorted(OPS))
+def test_every_op_has_an_example_that_sets_every_key(op):
+    spec = LayerSpec.parse(OPS[op].example, d_model=32)
+    assert spec.op == op and str(spec) == OPS[op].example and set(spec.kwargs) == set(OPS[op].key_names)

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import optuna
 import pytest
-from layernas.trainer import interrupts
 from optuna.trial import TrialState
 
+from layernas.trainer import interrupts
 from tests.conftest import TINY
 
 ROOT = Path(__file__).resolve().parents[1]

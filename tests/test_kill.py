@@ -11,9 +11,9 @@ from pathlib import Path
 
 import optuna
 import pytest
-from layernas.trainer.search.slots import counted, retried_numbers
 from optuna.trial import TrialState
 
+from layernas.trainer.search.slots import counted, retried_numbers
 from tests.conftest import TINY
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,5 +1,6 @@
 import pytest
 import torch
+
 from layernas.search_space import (
     Architecture,
     MaskedLM,
@@ -51,6 +52,34 @@ def test_build_encoder_takes_d_model_from_the_architecture():
         build_encoder(arch, 10, 8, d_model=64)
     with pytest.raises(ValueError, match="h=5 must divide d_model=128"):
         build_encoder("sa(h=5)", 10, 8)
+
+
+def test_a_model_config_and_the_same_settings_as_keywords_build_the_same_encoder():
+    config = ModelConfig(d_model=32, n_heads=2, position="learned", dropout=0.0)
+    torch.manual_seed(0)
+    from_config = build_encoder("sa ffn dconv", 20, 8, config)
+    torch.manual_seed(0)
+    from_keywords = build_encoder("sa ffn dconv", vocab_size=20, max_len=8, d_model=32, n_heads=2,
+                                  position="learned", dropout=0.0)
+    assert from_config.config == from_keywords.config == config
+    assert str(from_config.arch) == str(from_keywords.arch) == "sa(h=2) ffn(r=4) dconv(k=9,h=2)"
+    for a, b in zip(from_config.state_dict().values(), from_keywords.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, atol=0, rtol=0)
+    with pytest.raises(TypeError, match="give a ModelConfig or model settings, not both"):
+        build_encoder("sa", 20, 8, config, dropout=0.1)
+    with pytest.raises(ValueError, match="d_model=32 differs from the architecture's d_model=48"):
+        build_encoder(Architecture.parse("sa", d_model=48), 20, 8, config)
+
+
+def test_model_config_from_dict_keeps_n_sublayers_and_refuses_unknown_keys():
+    assert ModelConfig.from_dict({"d_model": 32, "n_sublayers": 4}).n_sublayers == 4
+    assert ModelConfig.from_dict(ModelConfig(n_sublayers=6).to_dict()) == ModelConfig(n_sublayers=6)
+    with pytest.raises(ValueError, match=r"^unknown model key 'n_layers'; allowed: attn_dropout, d_model, dropout, "
+                                         r"ffn_ratio, head_ratio, kernel_size, n_blocks, n_heads, n_sublayers, "
+                                         r"norm_eps, position, weight_dropout$"):
+        ModelConfig.from_dict({"d_model": 32, "n_layers": 4})
+    with pytest.raises(ValueError, match="n_sublayers=0 must be a positive integer"):
+        ModelConfig.from_dict({"n_sublayers": 0})
 
 
 def test_sequence_longer_than_the_position_table_is_refused():

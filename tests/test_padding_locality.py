@@ -2,8 +2,8 @@
 
 import pytest
 import torch
-from layernas.search_space import OPS, LayerSpec, build_layer
 
+from layernas.search_space import OPS, LayerSpec, build_layer
 from tests.helpers import op_example
 
 D = 32

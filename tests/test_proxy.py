@@ -9,9 +9,10 @@ from pathlib import Path
 
 import optuna
 import pytest
-from layernas.trainer.proxy import run_proxy
 
+from layernas.trainer.proxy import run_proxy
 from tests.conftest import TINY, TINY_SST2
+from tests.helpers import WANDB
 
 ARCH = "sdconv(k=3) ffn sa ffn"
 
@@ -77,7 +78,7 @@ def test_bad_config_raises_before_training(proxy_cfg):
 def test_wandb_offline_run_holds_arch_config_and_objective_summary(proxy_cfg, tmp_path):
     r = run_proxy(ARCH, proxy_cfg("logger=wandb_offline"))
     assert r.run_dir and Path(r.run_dir).is_relative_to(tmp_path / "results" / "proxy" / "wandb")
-    out = subprocess.run(["wandb", "leet", "inspect", "--summary", "--json", r.run_dir], capture_output=True,
+    out = subprocess.run([WANDB, "leet", "inspect", "--summary", "--json", r.run_dir], capture_output=True,
                          text=True, check=True)
     run = json.loads(out.stdout)
     assert run["config"]["arch"] == r.arch and run["config"]["arch/l00/op"] == "sdconv"

@@ -2,15 +2,16 @@
 objectives, pruning reports, failures."""
 
 import csv
-import math
 
 import optuna
 import pytest
 import yaml
+
 from layernas.trainer.report import best_trials
 from layernas.trainer.search.loop import search as run_search
 from layernas.trainer.search.plan import plan_search
 from layernas.trainer.search.slots import counted
+from tests.helpers import conf_options
 
 
 def read_csv(path):
@@ -120,7 +121,18 @@ def test_failed_trials_are_recorded_and_the_search_goes_on(search_cfg, tmp_path)
     rows = read_csv(tmp_path / "results" / "t" / "trials.csv")
     assert all(r["reason"].startswith("training loss became") for r in rows)
     assert "## Failed, pruned and rejected trials" in (tmp_path / "results" / "t" / "report.md").read_text()
-    assert not math.isnan(len(rows))
+    assert [r["state"] for r in rows] == ["fail", "fail"] and [r["objective"] for r in rows] == ["", ""]
+
+
+@pytest.mark.parametrize("sampler", conf_options("sampler"))
+def test_every_sampler_runs_a_search_to_its_trial_count(search_cfg, sampler):
+    """Each conf/sampler option drives a real (tiny) search: the baselines, then one sampled candidate."""
+    cfg = search_cfg(f"sampler={sampler}", "study.n_trials=3", "logger=none")
+    study = run_search(cfg)
+    assert type(study.sampler).__name__ == cfg["sampler"]["_target_"].rsplit(".", 1)[1]
+    assert counted(study) == 3 and len(study.trials) == 3
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 3
+    assert "baseline" not in study.trials[2].user_attrs  # the third candidate came from the sampler
 
 
 @pytest.mark.parametrize(("override", "message"), [

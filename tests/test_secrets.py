@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from layernas.trainer.secrets import ENV_STORAGE_URL, redact, storage_url_from_env
 
+from layernas.trainer.secrets import ENV_STORAGE_URL, redact, storage_url_from_env
 from tests.conftest import TINY
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -38,6 +38,7 @@ def test_a_search_with_a_twin_writes_its_summary_run(search_cfg, tmp_path, capsy
 def test_leaderboard_columns_hold_one_type_each(search_cfg):
     """Every column of the rows is of one type or None (what ``wandb.Table`` demands)."""
     import wandb
+
     from layernas.trainer.report import rows
 
     study = run_search(search_cfg(*ONE_CANDIDATE[:-1], "logger=none", "objectives=[val_loss,latency_ms]",
@@ -52,6 +53,7 @@ def test_leaderboard_columns_hold_one_type_each(search_cfg):
 def test_a_failing_summary_run_is_a_warning(search_cfg, tmp_path, monkeypatch, capsys):
     import optuna
     import wandb
+
     from layernas.trainer.report import log_summary_run
     from layernas.trainer.search.plan import plan_search
 

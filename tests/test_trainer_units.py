@@ -4,6 +4,7 @@ import math
 
 import pytest
 import torch
+
 from layernas.trainer.callbacks import NonFiniteGuard, ObjectiveCurve
 from layernas.trainer.cli import explain_hydra_error
 from layernas.trainer.config import OptimConfig, TaskConfig, TrainerConfig
@@ -111,8 +112,9 @@ def test_hydra_errors_become_one_line():
 def test_taken_slots_come_from_one_read_of_the_storage():
     """A trial finishing between two reads would be neither counted nor running, and one slot too many
     would look free: the count of taken slots must not depend on when trials finish during it."""
-    from layernas.trainer.search.slots import taken
     from optuna.trial import TrialState, create_trial
+
+    from layernas.trainer.search.slots import taken
 
     class FinishingStudy:  # each read of the storage sees the running trial one step further
         def __init__(self):

@@ -4,9 +4,11 @@ import csv
 import time
 
 import pytest
+from optuna.trial import TrialState
+
 from layernas.trainer.search.loop import search as run_search
 from layernas.trainer.search.slots import counted
-from optuna.trial import TrialState
+from tests.helpers import WANDB
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 
@@ -47,6 +49,7 @@ def test_a_dead_workers_trial_is_queued_again_and_its_wandb_run_closed_as_failed
     import subprocess
 
     import optuna
+
     from layernas.trainer.search.storage import StaleTrialHandler
 
     study = optuna.create_study(storage=f"sqlite:///{tmp_path / 's.db'}", study_name="s")
@@ -59,7 +62,7 @@ def test_a_dead_workers_trial_is_queued_again_and_its_wandb_run_closed_as_failed
     waiting = study.get_trials(states=(TrialState.WAITING,))
     assert len(waiting) == 1 and waiting[0].params == trial.params
     (run,) = (tmp_path / "s" / "wandb").glob("offline-run-*-dead0001")
-    out = subprocess.run(["wandb", "leet", "inspect", "--summary", "--json", str(run)], capture_output=True,
+    out = subprocess.run([WANDB, "leet", "inspect", "--summary", "--json", str(run)], capture_output=True,
                          text=True, check=True)
     summary = json.loads(out.stdout)
     assert summary["exit_code"] == 1 and summary["summary"]["state"] == "crashed"

@@ -147,7 +147,8 @@ def explain_hydra_error(error: Exception, config_name: str) -> str:
     if missing:
         group, option = missing.groups()
         listed = text.split("Available options", 1)[-1].split("Config search path", 1)[0]
-        options = re.findall(r"^\t(\S+)$", listed, re.M) if "Available" in text else _group_options(group)
+        options = re.findall(r"^\t(\S+)$", listed, re.M) if "Available" in text else group_options(group)
+        options = [o for o in options if not o.startswith("_")]  # _base.yaml and the like are not options
         return f"{group}={option} is not an option; allowed {group} options: {', '.join(options) or 'none'}"
     unknown = re.search(r"Could not override '([^']+)'", text) or re.search(r"Key '([^']+)' is not in struct", text)
     if unknown:
@@ -161,9 +162,11 @@ def explain_hydra_error(error: Exception, config_name: str) -> str:
     return first
 
 
-def _group_options(group: str) -> list[str]:
+def group_options(group: str) -> list[str]:
+    """The options of a config group: its yaml files, less those named ``_*`` (shared bases such as
+    ``data/_base.yaml``, which the options extend)."""
     folder = Path(CONF_DIR) / group
-    return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+    return sorted(p.stem for p in folder.glob("*.yaml") if not p.stem.startswith("_")) if folder.is_dir() else []
 
 
 def check_overrides(config_name: str, overrides: list[str]):
@@ -171,6 +174,11 @@ def check_overrides(config_name: str, overrides: list[str]):
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
+    for override in overrides:  # Hydra would load a shared base such as data=_base as if it were an option
+        group, _, option = override.lstrip("+~").partition("=")
+        if option.startswith("_") and group_options(group):
+            raise UserError(f"{group}={option} is not an option; allowed {group} options: "
+                            f"{', '.join(group_options(group))}")
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):

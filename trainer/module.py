@@ -7,9 +7,10 @@ import math
 import lightning.pytorch as pl
 import torch
 import torch.nn.functional as F
-from layernas.search_space import MaskedLM, SequenceClassifier
 from torchmetrics import MeanMetric
 from torchmetrics.classification import BinaryF1Score, MulticlassAccuracy, MulticlassMatthewsCorrCoef
+
+from layernas.search_space import MaskedLM, SequenceClassifier
 
 from .config import OptimConfig
 

@@ -16,10 +16,11 @@ from pathlib import Path
 
 import lightning.pytorch as pl
 import torch
-from layernas.search_space import Architecture, MaskedLM, ModelConfig, SequenceClassifier, build_encoder
-from layernas.search_space.cost import count_params, flops
 from lightning.pytorch.strategies.launchers.multiprocessing import _MultiProcessingLauncher
 from omegaconf import DictConfig, OmegaConf
+
+from layernas.search_space import Architecture, MaskedLM, ModelConfig, SequenceClassifier, build_encoder
+from layernas.search_space.cost import count_params, flops
 
 from . import interrupts
 from .callbacks import AttachLogger, NonFiniteGuard, ObjectiveCurve, StepProgressBar, Stopwatch
@@ -145,15 +146,8 @@ def _fit(ctx: _Context, module, datamodule, max_steps: int, monitor: str, trial=
     return _Phase(steps, metrics, curve.curve, curve.pruned_at is not None, guard.reason)
 
 
-def _model_settings(mcfg: ModelConfig) -> dict:
-    settings = mcfg.to_dict()
-    settings.pop("d_model")
-    return settings
-
-
 def _encoder(arch, cfg: dict, vocab_size: int, seq_len: int):
-    mcfg = ModelConfig.from_dict(cfg["model"])
-    return build_encoder(arch, vocab_size, seq_len, d_model=mcfg.d_model, **_model_settings(mcfg))
+    return build_encoder(arch, vocab_size, seq_len, ModelConfig.from_dict(cfg["model"]))
 
 
 def _run_mlm(arch, ctx: _Context, max_steps: int | None = None):
@@ -266,7 +260,7 @@ def run_proxy(arch: str | Architecture, cfg, trial=None, run: RunInfo | None = N
 def _fill(result: ProxyResult, phase: _Phase, model, dm, arch, mcfg) -> None:
     result.metrics, result.curve, result.steps = phase.metrics, phase.curve, phase.steps
     result.params = count_params(model)
-    result.flops = flops(arch, dm.data.seq_len, d_model=mcfg.d_model)
+    result.flops = flops(arch, dm.data.seq_len, mcfg)
     value = phase.metrics.get(result.objective_name)
     result.objective = value
     if phase.reason:

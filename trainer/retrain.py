@@ -131,17 +131,16 @@ def _save_weights(model, path: Path) -> None:
 def load_retrained(folder: str | Path, seed: int = 0):
     """The retrained model in ``folder`` (a ``results/<study>/retrain/<key>/``) with its weights loaded:
     a :class:`~layernas.search_space.MaskedLM` or :class:`~layernas.search_space.SequenceClassifier`, in eval mode."""
-    from layernas.search_space import MaskedLM, SequenceClassifier, build_encoder
     from safetensors.torch import load_model
+
+    from layernas.search_space import MaskedLM, ModelConfig, SequenceClassifier, build_encoder
 
     folder = Path(folder)
     cfg = yaml.safe_load((folder / "config.yaml").read_text())
-    settings = {k: v for k, v in cfg["model"].items() if k != "d_model"}
     data = cfg["data"]
     if cfg.get("n_classes") and cfg["task"].get("finetune_data"):
         data = cfg["task"]["finetune_data"]  # a fine-tuned classifier reads its labelled data
-    encoder = build_encoder(cfg["arch"], cfg["vocab_size"], data["seq_len"], d_model=cfg["model"]["d_model"],
-                            **settings)
+    encoder = build_encoder(cfg["arch"], cfg["vocab_size"], data["seq_len"], ModelConfig.from_dict(cfg["model"]))
     model = SequenceClassifier(encoder, cfg["n_classes"], cfg["task"].get("pooling", "mean")) if cfg.get("n_classes") \
         else MaskedLM(encoder)
     weights = folder / f"model-seed{seed}.safetensors"

@@ -18,13 +18,15 @@ class Key:
     """A grammar key of an op, e.g. ``k`` (span).
 
     ``default`` names the :class:`~layernas.search_space.config.ModelConfig` field that supplies the value when a
-    sublayer string omits the key. ``check`` returns ``None`` when the value is allowed.
+    sublayer string omits the key. ``check`` returns ``None`` when the value is allowed. ``example`` is a
+    small allowed value that fits any d_model divisible by 4 (for :attr:`OpDef.example`).
     """
 
     name: str
     default: str
     allowed: str
     check: Callable[[int], bool]
+    example: int
 
 
 def _positive(v: int) -> bool:
@@ -35,11 +37,11 @@ def _odd(v: int) -> bool:
     return v >= 1 and v % 2 == 1
 
 
-HEADS = Key("h", "n_heads", "an integer >= 1 that divides d_model", _positive)
-SPAN = Key("k", "kernel_size", "an odd integer >= 1", _odd)
-BLOCKS = Key("b", "n_blocks", "an integer >= 1", _positive)
-RATIO = Key("r", "ffn_ratio", "an integer >= 1", _positive)
-HEAD_RATIO = Key("hr", "head_ratio", "an integer >= 1 that divides h", _positive)
+HEADS = Key("h", "n_heads", "an integer >= 1 that divides d_model", _positive, 4)
+SPAN = Key("k", "kernel_size", "an odd integer >= 1", _odd, 5)
+BLOCKS = Key("b", "n_blocks", "an integer >= 1", _positive, 4)
+RATIO = Key("r", "ffn_ratio", "an integer >= 1", _positive, 2)
+HEAD_RATIO = Key("hr", "head_ratio", "an integer >= 1 that divides h", _positive, 2)
 
 def heads_divide(d_model: int | None, h: int, **_) -> str | None:
     """Size check shared by the ops whose heads split d_model evenly (skipped when d_model is unknown)."""
@@ -89,6 +91,13 @@ class OpDef:
     @property
     def key_names(self) -> tuple[str, ...]:
         return tuple(k.name for k in self.keys)
+
+    @property
+    def example(self) -> str:
+        """A small sublayer string that sets every key, e.g. ``bsa(b=4,h=4)``: tests build each registered
+        op from it, so a new op is exercised without being listed anywhere."""
+        keys = ",".join(f"{k.name}={k.example}" for k in self.keys)
+        return f"{self.name}({keys})" if keys else self.name
 
     def make(self, d_model: int, keys: dict[str, int], **options) -> nn.Module:
         """Instantiate the module, passing only the options this op uses."""

@@ -232,9 +232,7 @@ def measure_latency_ms(arch: Architecture, cfg: dict) -> float:
     from ...search_space.cost import forward_latency_ms
 
     mcfg, data = ModelConfig.from_dict(cfg["model"]), cfg["data"]
-    settings = {k: v for k, v in mcfg.to_dict().items() if k != "d_model"}
-    encoder = build_encoder(arch, data["tokenizer"]["vocab_size"], data["seq_len"], d_model=mcfg.d_model,
-                            **settings).eval()
+    encoder = build_encoder(arch, data["tokenizer"]["vocab_size"], data["seq_len"], mcfg).eval()
     device = "cuda" if torch.cuda.is_available() else "cpu"
     ids = torch.randint(0, data["tokenizer"]["vocab_size"], (data["batch_size"], data["seq_len"]), device=device)
     return forward_latency_ms(encoder.to(device), ids, repeats=10, warmup=3)
