@@ -75,25 +75,24 @@ def op_activations(spec: LayerSpec, seq_len: int, d_model: int) -> int:
     return get_op(spec.op).activations(seq_len, d_model, **spec.kwargs) + 2 * seq_len * d_model
 
 
-def activation_bytes(arch: str | Architecture, seq_len: int, batch_size: int, vocab_size: int, **settings) -> int:
+def activation_bytes(arch: str | Architecture, seq_len: int, batch_size: int, vocab_size: int,
+                     config: ModelConfig | None = None, **settings) -> int:
     """Estimated bytes of the activations a training step on ``batch_size`` sequences keeps for backward:
     every sublayer's (attention's T^2 scores where they may be materialised), the embeddings, and the
     head's hidden states and vocabulary logits with their gradient (the masked-LM head's, the larger)."""
-    arch, config = _config(arch if isinstance(arch, Architecture) else Architecture.parse(arch), settings)
+    arch, config = encoder_config(arch, config, **settings)
     d = config.d_model
     per_sequence = sum(op_activations(s, seq_len, d) for s in arch) + 4 * seq_len * d + 2 * seq_len * vocab_size
     return batch_size * per_sequence * FLOAT_BYTES
 
 
-def training_bytes(arch: str | Architecture, vocab_size: int, seq_len: int, batch_size: int, **settings) -> int:
+def training_bytes(arch: str | Architecture, vocab_size: int, seq_len: int, batch_size: int,
+                   config: ModelConfig | None = None, **settings) -> int:
     """Estimated memory of one training step: parameters, their gradients and AdamW's two moments
     (4 x params x 4 bytes, the masked-LM head included) plus :func:`activation_bytes`."""
-    arch, config = _config(arch if isinstance(arch, Architecture) else Architecture.parse(arch), settings)
-    fields = {k: v for k, v in config.to_dict().items() if k != "d_model"}
-    params = encoder_params(arch, vocab_size, seq_len, d_model=config.d_model, **fields) \
-        + mlm_head_params(config.d_model, vocab_size)
-    return 4 * params * FLOAT_BYTES + activation_bytes(arch, seq_len, batch_size, vocab_size, d_model=config.d_model,
-                                                       **fields)
+    arch, config = encoder_config(arch, config, **settings)
+    params = encoder_params(arch, vocab_size, seq_len, config) + mlm_head_params(config.d_model, vocab_size)
+    return 4 * params * FLOAT_BYTES + activation_bytes(arch, seq_len, batch_size, vocab_size, config)
 
 
 def count_params(module: nn.Module) -> int:

@@ -12,7 +12,14 @@ import math
 import os
 
 from layernas.search_space import Architecture, ModelConfig
-from layernas.search_space.cost import activation_bytes, flops, op_activations, training_bytes
+from layernas.search_space.cost import (
+    activation_bytes,
+    encoder_params,
+    flops,
+    mlm_head_params,
+    op_activations,
+    training_bytes,
+)
 from layernas.search_space.ops import get_op
 from layernas.search_space.ops.registry import BLOCKS, SPAN
 from layernas.search_space.space import SearchSpace
@@ -52,21 +59,17 @@ def check_budget(arch_or_space: Architecture | SearchSpace, cfg: dict, vocab_siz
         for spec in arch:
             check_fits(spec, seq_len)
         what = "the model"
-    settings = {k: v for k, v in mcfg.to_dict().items() if k != "d_model"}
-    need = training_bytes(arch, vocab, seq_len, batch, d_model=mcfg.d_model, **settings)
+    need = training_bytes(arch, vocab, seq_len, batch, mcfg)
     available, where = available_memory(cfg.get("trainer", {}))
     limit = int(MEMORY_FRACTION * available)
     if need > limit:
-        acts = activation_bytes(arch, seq_len, batch, vocab, d_model=mcfg.d_model, **settings)
+        acts = activation_bytes(arch, seq_len, batch, vocab, mcfg)
         raise ValueError(f"{what} needs ~{_bytes(need)} for a training step ({_bytes(acts)} of it activations at "
                          f"data.batch_size={batch}, data.seq_len={seq_len}, model.d_model={mcfg.d_model}, "
                          f"{len(arch):,} sublayers); allowed: at most {_bytes(limit)} "
                          f"({MEMORY_FRACTION:.0%} of the {_bytes(available)} {where}); {LOWER}")
-    from layernas.search_space.cost import encoder_params, mlm_head_params
-
-    params = encoder_params(arch, vocab, seq_len, d_model=mcfg.d_model, **settings) \
-        + mlm_head_params(mcfg.d_model, vocab)
-    step_flops = 3 * batch * flops(arch, seq_len, d_model=mcfg.d_model)  # forward + backward of one batch
+    params = encoder_params(arch, vocab, seq_len, mcfg) + mlm_head_params(mcfg.d_model, vocab)
+    step_flops = 3 * batch * flops(arch, seq_len, mcfg)  # forward + backward of one batch
     label = "largest candidate" if isinstance(arch_or_space, SearchSpace) else "model"
     return (f"{label}: {params:,} params, ~{step_flops / 1e9:.2f} GFLOPs/step, ~{_bytes(need)} estimated "
             f"(limit {_bytes(limit)})")

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ...search_space import ModelConfig
-from ...search_space.space import SearchSpace, make_space
+from layernas.search_space import ModelConfig
+from layernas.search_space.space import SearchSpace, make_space
+
 from ..budget import check_budget
 from ..config import check_run_config
 from ..names import check_name

@@ -9,7 +9,8 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from ...search_space.space import SearchSpace
+from layernas.search_space.space import SearchSpace
+
 from ..names import check_name
 from ..provenance import git_commit, study_config
 from ..secrets import storage_url_from_env

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from ...search_space import Architecture
+from layernas.search_space import Architecture
+
 from .. import interrupts
 from ..proxy import ProxyResult, run_proxy
 from ..tracking import RunInfo, new_run_id
@@ -228,8 +229,8 @@ def measure_latency_ms(arch: Architecture, cfg: dict) -> float:
     """Median forward latency (ms) of the encoder on one batch of the configured size."""
     import torch
 
-    from ...search_space import ModelConfig, build_encoder
-    from ...search_space.cost import forward_latency_ms
+    from layernas.search_space import ModelConfig, build_encoder
+    from layernas.search_space.cost import forward_latency_ms
 
     mcfg, data = ModelConfig.from_dict(cfg["model"]), cfg["data"]
     encoder = build_encoder(arch, data["tokenizer"]["vocab_size"], data["seq_len"], mcfg).eval()
