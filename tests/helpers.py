@@ -68,7 +68,7 @@ def conf_sampler(name: str, seed: int = 0):
     """The Optuna sampler ``sampler=<name>`` makes in a single-objective search."""
     from omegaconf import OmegaConf
 
-    from layernas.trainer.study import make_sampler
+    from layernas.trainer.search.samplers import make_sampler
 
     node = OmegaConf.create({"seed": seed, "sampler": OmegaConf.load(CONF / "sampler" / f"{name}.yaml")})
     return make_sampler(OmegaConf.to_container(node, resolve=True)["sampler"], 1)

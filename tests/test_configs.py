@@ -18,7 +18,10 @@ from layernas.search_space.space import make_space
 from layernas.trainer.cli import COMMANDS, CONF_DIR, UserError, check_overrides, group_options
 from layernas.trainer.config import TaskConfig, TrainerConfig
 from layernas.trainer.data import DataConfig
-from layernas.trainer.study import make_pruner, make_sampler, storage_url
+from layernas.trainer.search.samplers import make_pruner, make_sampler
+from layernas.trainer.search.settings import StorageConfig, StudyConfig
+from layernas.trainer.search.storage import storage_url
+from layernas.trainer.tracking import LoggerConfig
 
 REQUIRED = {"retrain": ["study.name=x"], "report": ["study.name=x"]}  # what a command cannot do without
 OWN_FILE = "data.train"  # the own-file data options (csv, tsv, jsonl, text) ask for it and only for it
@@ -78,11 +81,16 @@ def check_views(command: str, cfg: dict, tmp_path: Path) -> None:
                           ModelConfig.from_dict(cfg["model"]), vocab_size=cfg["data"]["tokenizer"]["vocab_size"],
                           seq_len=cfg["data"]["seq_len"], **space)
         assert made.n_sublayers == cfg["model"]["n_sublayers"]  # a space fills the model's depth by default
+    if "logger" in used:
+        assert LoggerConfig.from_dict(cfg["logger"]).kind == cfg["logger"]["kind"]
+    if command in ("search", "retrain"):
+        assert StudyConfig.from_dict(cfg["study"]).name == cfg["study"]["name"]
     if "sampler" in used:
         assert make_sampler(cfg["sampler"], 1) is not None
     if "pruner" in used:
         assert make_pruner(cfg["pruner"], 1) is not None
     if "storage" in used:
+        assert StorageConfig.from_dict(cfg["storage"]).kind == cfg["storage"]["kind"]
         storage = cfg["storage"]
         if storage["kind"] == "postgres" and not storage["url"]:
             with pytest.raises(ValueError, match="^storage=postgres needs storage.url="):

@@ -10,6 +10,7 @@ from omegaconf import OmegaConf
 
 from layernas.trainer.data import DataConfig, TokenizerConfig
 from layernas.trainer.data.config import DEFAULT_DATA_DIR, REPO_ROOT
+from tests.helpers import conf_options
 
 CONF = REPO_ROOT / "conf" / "data"
 GOOD = {"name": "t", "train": "a.txt"}
@@ -68,21 +69,34 @@ def test_relative_paths_are_looked_up_in_data_dir_then_repo_root(tmp_path):
         cfg.resolve("nope.txt")
 
 
-@pytest.mark.parametrize("path", sorted(CONF.glob("*.yaml")), ids=lambda p: p.stem)
-def test_yaml_mirrors_data_config(path, tmp_path, monkeypatch):
-    monkeypatch.setenv("LAYERNAS_CACHE", str(tmp_path))
-    assert path.read_text().startswith("# ")
-    raw = OmegaConf.load(path)
+def composed_data(option: str) -> dict:
+    """``data=<option>`` as the commands compose it (the option extends conf/data/_base.yaml)."""
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
+        return OmegaConf.to_container(compose("proxy", overrides=[f"data={option}"]).data, resolve=False)
+
+
+def test_the_base_data_config_mirrors_data_config_field_by_field():
+    raw = OmegaConf.load(CONF / "_base.yaml")
     assert list(raw.keys()) == [f.name for f in fields(DataConfig)]
     assert list(raw.tokenizer.keys()) == [f.name for f in fields(TokenizerConfig)]
+
+
+@pytest.mark.parametrize("option", conf_options("data"))
+def test_every_data_option_is_a_valid_data_config(option, tmp_path, monkeypatch):
+    monkeypatch.setenv("LAYERNAS_CACHE", str(tmp_path))
+    assert (CONF / f"{option}.yaml").read_text().startswith("# ")
+    raw = OmegaConf.create(composed_data(option))
+    assert list(raw.keys()) == [f.name for f in fields(DataConfig)]
     if OmegaConf.is_missing(raw, "train"):  # a template for the user's own files
         raw.train = "/path/to/train"
     cfg = DataConfig.from_dict(OmegaConf.to_container(raw, resolve=True))
-    assert cfg.name == path.stem and cfg.cache_dir == str(tmp_path)
+    assert cfg.name == option and cfg.cache_dir == str(tmp_path)
 
 
 def test_imdb_yaml_follows_shared_data_variable(monkeypatch):
     monkeypatch.setenv("LAYERNAS_SHARED_DATA", "/elsewhere")
-    cfg = DataConfig.from_dict(OmegaConf.to_container(OmegaConf.load(CONF / "imdb.yaml"), resolve=True))
+    cfg = DataConfig.from_dict(OmegaConf.to_container(OmegaConf.create(composed_data("imdb")), resolve=True))
     assert cfg.train == "/elsewhere/imdb/train_subset.csv" and cfg.test == "/elsewhere/imdb/test_subset.csv"
     assert (cfg.validation, cfg.validation_fraction, cfg.seq_len) == (None, 0.1, 256)

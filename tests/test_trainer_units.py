@@ -106,7 +106,7 @@ def test_hydra_errors_become_one_line():
 
     e = MissingConfigException("In 'proxy': Could not find 'model/huge'\n\nAvailable options in 'model':\n\tbase\n"
                                "\tsmall\n\ttiny\nConfig search path:\n\tprovider=hydra", missing_cfg_file="model/huge")
-    assert explain_hydra_error(e, "proxy") == "model=huge is not an option; allowed model options: base, small, tiny"
+    assert explain_hydra_error(e) == "model=huge is not an option; allowed model options: base, small, tiny"
 
 
 def test_taken_slots_come_from_one_read_of_the_storage():

@@ -10,7 +10,7 @@ import lightning.pytorch as pl
 import torch
 from lightning.pytorch.callbacks import TQDMProgressBar
 
-from . import interrupts
+from . import interrupts, optuna_private
 
 
 class ObjectiveCurve(pl.Callback):
@@ -56,7 +56,7 @@ class ObjectiveCurve(pl.Callback):
         """After a ``ddp_spawn`` fit: take the curve and the pruning step from the trial's storage."""
         if self.trial is None:
             return
-        stored = self.trial.storage.get_trial(self.trial._trial_id)
+        stored = optuna_private.reload(self.trial.study, self.trial)
         self.curve = sorted(stored.intermediate_values.items())
         self.pruned_at = stored.user_attrs.get("pruned_at")
 

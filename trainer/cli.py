@@ -140,7 +140,7 @@ def debug_wanted(overrides: list[str]) -> bool:
     return os.environ.get("HYDRA_FULL_ERROR") == "1" or any(o in ("debug=true", "+debug=true") for o in overrides)
 
 
-def explain_hydra_error(error: Exception, config_name: str) -> str:
+def explain_hydra_error(error: Exception) -> str:
     """One line from Hydra's multi-line composition errors."""
     text = str(error)
     missing = re.search(r"Could not find '([^']+)/([^']+)'", text)
@@ -184,7 +184,7 @@ def check_overrides(config_name: str, overrides: list[str]):
         with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
             return compose(config_name, overrides=overrides)
     except Exception as e:  # noqa: BLE001  (Hydra raises several types; all are user input errors here)
-        raise UserError(explain_hydra_error(e, config_name)) from e
+        raise UserError(explain_hydra_error(e)) from e
     finally:
         GlobalHydra.instance().clear()
 

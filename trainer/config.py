@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
+
+from .views import from_dict
 
 SCHEDULES = ("linear", "cosine", "constant")
 PRECISIONS = ("auto", "32-true", "bf16-mixed", "16-mixed", "64-true")
-
-
-def _from_dict(cls, data: dict | None, what: str):
-    data = dict(data or {})
-    names = {f.name for f in fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise ValueError(f"unknown {what} key {unknown[0]!r}; allowed: {', '.join(sorted(names))}")
-    return cls(**data)
 
 
 @dataclass(frozen=True)
@@ -75,11 +68,11 @@ class TrainerConfig:
         if self.progress_bar not in (True, False, "auto"):
             raise ValueError(f"trainer.progress_bar={self.progress_bar!r} is not allowed; allowed: auto, true, false")
         if isinstance(self.optim, dict):
-            object.__setattr__(self, "optim", _from_dict(OptimConfig, self.optim, "trainer.optim"))
+            object.__setattr__(self, "optim", from_dict(OptimConfig, self.optim, "trainer.optim"))
 
     @classmethod
     def from_dict(cls, data: dict) -> TrainerConfig:
-        return _from_dict(cls, data, "trainer")
+        return from_dict(cls, data, "trainer")
 
     @property
     def shows_progress(self) -> bool:
@@ -118,7 +111,7 @@ class TaskConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> TaskConfig:
-        return _from_dict(cls, data, "task")
+        return from_dict(cls, data, "task")
 
 
 @dataclass(frozen=True)
@@ -145,7 +138,9 @@ def check_run_config(arch, cfg: dict, budget: bool = True) -> RunConfig:
     from .budget import check_budget
     from .data import DataConfig
     from .names import check_name
+    from .tracking import LoggerConfig
 
+    LoggerConfig.from_dict(cfg.get("logger"))
     if "run_name" in cfg:
         check_name("run_name", cfg["run_name"], cfg.get("results_dir", "results"))
     task, tcfg = TaskConfig.from_dict(cfg["task"]), TrainerConfig.from_dict(cfg["trainer"])

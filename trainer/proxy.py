@@ -16,7 +16,6 @@ from pathlib import Path
 
 import lightning.pytorch as pl
 import torch
-from lightning.pytorch.strategies.launchers.multiprocessing import _MultiProcessingLauncher
 from omegaconf import DictConfig, OmegaConf
 
 from layernas.search_space import Architecture, MaskedLM, ModelConfig, SequenceClassifier, build_encoder
@@ -81,10 +80,16 @@ def resolve_precision(precision: str) -> str:
     return "32-true"
 
 
+def spawns(tcfg: TrainerConfig) -> bool:
+    """Whether Lightning runs the fit in child processes (``ddp_spawn``, ``ddp_notebook``...): then this
+    process's trainer never steps, and callbacks and loggers travel to the ranks as copies."""
+    return "spawn" in str(tcfg.strategy) or "notebook" in str(tcfg.strategy) or "fork" in str(tcfg.strategy)
+
+
 def _trainer(tcfg: TrainerConfig, max_steps: int, callbacks: list, logger, description: str) -> pl.Trainer:
     if tcfg.shows_progress:
         callbacks = [*callbacks, StepProgressBar(description)]
-    if logger is not None and "spawn" not in str(tcfg.strategy):  # spawned ranks get the logger as it is
+    if logger is not None and not spawns(tcfg):  # spawned ranks get the logger as it is
         callbacks, logger = [*callbacks, AttachLogger(logger)], None
     return pl.Trainer(
         max_steps=max_steps,
@@ -132,7 +137,7 @@ def _fit(ctx: _Context, module, datamodule, max_steps: int, monitor: str, trial=
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
         trainer.fit(module, datamodule=datamodule)
-        spawned = isinstance(trainer.strategy.launcher, _MultiProcessingLauncher)
+        spawned = spawns(ctx.tcfg)
         if spawned:  # the ranks ran in child processes: this trainer never stepped
             curve.sync()
         elif guard.reason is None and curve.pruned_at is None and curve.last_step != trainer.global_step:

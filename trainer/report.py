@@ -217,16 +217,16 @@ def markdown(study: optuna.Study, images: dict[str, Path]) -> str:
     sep = "|---" * (5 + len(names)) + "|---|"
     lines += ["## Leaderboard", "", head, sep]
     for i, t in enumerate(top[:15], 1):
-        lines.append(_row(i, t, names, fmt))
+        lines.append(_row(i, t, fmt))
     base = [t for t in top if t.user_attrs.get("baseline")]
     if base and top:
         lines += ["", "## Baselines against the best", "", head, sep]
         for t in [top[0], *[b for b in base if b.number != top[0].number]]:
-            lines.append(_row(top.index(t) + 1, t, names, fmt))
+            lines.append(_row(top.index(t) + 1, t, fmt))
     if len(names) > 1:
         lines += ["", "## Pareto front", "", head, sep]
         for t in best_trials(study):
-            lines.append(_row(top.index(t) + 1 if t in top else "-", t, names, fmt))
+            lines.append(_row(top.index(t) + 1 if t in top else "-", t, fmt))
     why = reasons(trials)
     problems = [t for t in trials if t.state in (TrialState.FAIL, TrialState.PRUNED) and t.number in why]
     if problems:
@@ -241,7 +241,7 @@ def markdown(study: optuna.Study, images: dict[str, Path]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _row(rank, t: FrozenTrial, names: list[str], fmt) -> str:
+def _row(rank, t: FrozenTrial, fmt) -> str:
     u = t.user_attrs
     values = " | ".join(fmt(v) for v in t.values)
     return (f"| {rank} | {t.number} | {values} | {fmt(u.get('params'))} | {fmt(u.get('flops'))} | "

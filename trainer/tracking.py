@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .secrets import redact
+from .views import from_dict
 
 MODES = ("offline", "online", "disabled")
 
@@ -36,30 +37,61 @@ def new_run_id() -> str:
     return "".join(secrets.choice(alphabet) for _ in range(8))
 
 
+KINDS = ("wandb", "none")
+
+
+@dataclass(frozen=True)
+class LoggerConfig:
+    """``logger.*`` (mirrors ``conf/logger/*.yaml``): ``kind`` wandb or none; W&B's ``mode`` (offline
+    writes runs under the study's folder for ``wandb sync``), project, entity, extra tags, and whether to
+    record system metrics (CPU, GPU, memory) too."""
+
+    kind: str
+    mode: str
+    project: str
+    entity: str | None
+    tags: tuple[str, ...]
+    system_metrics: bool
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"logger.kind={self.kind!r} is not allowed; allowed: {', '.join(KINDS)}")
+        if self.mode not in MODES:
+            raise ValueError(f"logger.mode={self.mode!r} is not allowed; allowed: {', '.join(MODES)}")
+        object.__setattr__(self, "tags", tuple(self.tags or ()))
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> LoggerConfig:
+        if not data:  # no logger config at all (library use): no tracking
+            data = {"kind": "none", "mode": "disabled", "project": "layernas", "entity": None, "tags": (),
+                    "system_metrics": False}
+        return from_dict(cls, data, "logger")
+
+    @property
+    def enabled(self) -> bool:
+        return self.kind != "none"
+
+
+def start_run(cfg: LoggerConfig, run: RunInfo, **extra):
+    """``wandb.init`` of a run, assembled here for every run of the project (trials, proxies, retrains,
+    summaries, closing a crashed trial's run): its project, names, folder, redacted config, settings."""
+    import wandb
+
+    run.save_dir.mkdir(parents=True, exist_ok=True)
+    init = dict(project=cfg.project, entity=cfg.entity, name=run.name, group=run.group, job_type=run.job_type,
+                tags=[*run.tags, *cfg.tags], dir=str(run.save_dir), mode=cfg.mode, config=redact(run.config),
+                reinit="finish_previous", id=run.run_id, settings=wandb_settings(cfg.system_metrics))
+    return wandb.init(**{**init, **extra})
+
+
 def make_logger(logger_cfg: dict | None, run: RunInfo):
     """A ``WandbLogger`` for the run, or None when tracking is off (``logger=none``)."""
-    logger_cfg = dict(logger_cfg or {})
-    if logger_cfg.get("kind", "wandb") == "none":
+    cfg = LoggerConfig.from_dict(logger_cfg)
+    if not cfg.enabled:
         return None
-    mode = logger_cfg.get("mode", "offline")
-    if mode not in MODES:
-        raise ValueError(f"logger.mode={mode!r} is not allowed; allowed: {', '.join(MODES)}")
     run.save_dir.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("WANDB_SILENT", "true")
-    init = dict(
-        project=logger_cfg.get("project", "layernas"),
-        entity=logger_cfg.get("entity"),
-        name=run.name,
-        group=run.group,
-        job_type=run.job_type,
-        tags=list(run.tags) + list(logger_cfg.get("tags") or []),
-        dir=str(run.save_dir),
-        mode=mode,
-        config=redact(run.config),
-        reinit="finish_previous",
-        id=run.run_id,
-    )
-    return _deferred_logger_class()(lambda: _start(init, system_metrics=logger_cfg.get("system_metrics", False)))
+    return _deferred_logger_class()(lambda: _start(cfg, run))
 
 
 def wandb_settings(system_metrics: bool = False):
@@ -72,11 +104,9 @@ def wandb_settings(system_metrics: bool = False):
     return wandb.Settings(console="off", x_disable_stats=not system_metrics, silent=True, x_disable_meta=True)
 
 
-def _start(init: dict, system_metrics: bool):
+def _start(cfg: LoggerConfig, run: RunInfo):
     """Start the W&B run (importing wandb is part of the cost, so it happens here, off the main thread)."""
-    import wandb
-
-    experiment = wandb.init(**init, settings=wandb_settings(system_metrics))
+    experiment = start_run(cfg, run)
     experiment.define_metric("trainer/global_step")
     experiment.define_metric("*", step_metric="trainer/global_step", step_sync=True)
     return experiment
@@ -119,14 +149,11 @@ def finish(logger, summary: dict, failed: bool = False) -> str | None:
 
 def close_crashed_run(logger_cfg: dict | None, save_dir: Path, run_id: str, group: str) -> None:
     """Mark the W&B run of a trial whose worker was killed as failed (it never got to finish itself)."""
-    logger_cfg = dict(logger_cfg or {})
-    if logger_cfg.get("kind", "wandb") == "none":
+    cfg = LoggerConfig.from_dict(logger_cfg)
+    if not cfg.enabled:
         return
-    import wandb
-
-    run = wandb.init(project=logger_cfg.get("project", "layernas"), entity=logger_cfg.get("entity"), id=run_id,
-                     resume="allow", group=group, dir=str(save_dir), mode=logger_cfg.get("mode", "offline"),
-                     reinit="finish_previous", settings=wandb_settings())
+    run = start_run(cfg, RunInfo(name=None, group=group, job_type=None, save_dir=save_dir, run_id=run_id),
+                    resume="allow", name=None, job_type=None, config=None)
     run.summary.update({"state": "crashed", "reason": "its worker stopped without finishing the run"})
     run.finish(exit_code=1)
 
@@ -134,17 +161,12 @@ def close_crashed_run(logger_cfg: dict | None, save_dir: Path, run_id: str, grou
 def log_summary(logger_cfg: dict | None, run: RunInfo, table: tuple[list[str], list[list]], images: dict[str, Path],
                 summary: dict) -> str | None:
     """One W&B run for a whole study: the leaderboard as a table, the plots as images, the best values."""
-    logger_cfg = dict(logger_cfg or {})
-    if logger_cfg.get("kind", "wandb") == "none":
+    cfg = LoggerConfig.from_dict(logger_cfg)
+    if not cfg.enabled:
         return None
     import wandb
 
-    run.save_dir.mkdir(parents=True, exist_ok=True)
-    experiment = wandb.init(project=logger_cfg.get("project", "layernas"), entity=logger_cfg.get("entity"),
-                            name=run.name, group=run.group, job_type=run.job_type, dir=str(run.save_dir),
-                            mode=logger_cfg.get("mode", "offline"), config=redact(run.config),
-                            tags=list(run.tags) + list(logger_cfg.get("tags") or []), reinit="finish_previous",
-                            settings=wandb_settings())
+    experiment = start_run(cfg, run)
     columns, rows = table
     try:
         experiment.log({"leaderboard": wandb.Table(columns=columns, data=rows),

@@ -1,4 +1,5 @@
-"""Tensor helpers shared by the ops: head splitting, padding masks and span windows."""
+"""Tensor helpers shared by the ops: head splitting, padding masks and span convolutions (k shifted
+multiply-adds over the zero-padded input, never a k-fold window copy)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ def merge_heads(x: torch.Tensor) -> torch.Tensor:
 
 
 def zero_padding(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-    """Zero the padded positions of x (B, T, C) so nothing leaks from them into a convolution window."""
+    """Zero the padded positions of x (B, T, C) so nothing leaks from them into a convolution's span."""
     if mask is None:
         return x
     return x * mask.unsqueeze(-1).to(x.dtype)

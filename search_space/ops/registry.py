@@ -17,9 +17,10 @@ from torch import nn
 class Key:
     """A grammar key of an op, e.g. ``k`` (span).
 
-    ``default`` names the :class:`~layernas.search_space.config.ModelConfig` field that supplies the value when a
-    sublayer string omits the key. ``check`` returns ``None`` when the value is allowed. ``example`` is a
-    small allowed value that fits any d_model divisible by 4 (for :attr:`OpDef.example`).
+    ``default`` names the :class:`~layernas.search_space.config.ModelConfig` field that supplies the value
+    when a sublayer string omits the key. ``check`` returns True when the value is allowed (``allowed``
+    says which values are, for messages). ``example`` is a small allowed value that fits any d_model
+    divisible by 4 (for :attr:`OpDef.example`).
     """
 
     name: str

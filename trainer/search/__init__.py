@@ -13,5 +13,6 @@ in this list, never one below):
     workers     ``study.n_workers`` local worker processes, each a runner
     loop        a whole search: plan, data, study, baselines, runners or workers, final results
 
-The commands in ``trainer/apps`` sit on top of this package.
+The commands in ``trainer/apps`` sit on top of this package; ``trainer/optuna_private.py`` holds the
+private Optuna calls it needs.
 """

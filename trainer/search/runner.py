@@ -10,7 +10,7 @@ import warnings
 import optuna
 from optuna.trial import TrialState
 
-from .. import interrupts
+from .. import interrupts, optuna_private
 from .plan import SearchPlan
 from .slots import TrialSlots, pid_alive
 from .storage import StaleTrialHandler, storage_url
@@ -62,8 +62,7 @@ def fail_dead_local_trials(study: optuna.Study, plan: SearchPlan) -> list[int]:
         check_one_host(running, host)
     for t in running:
         if t.user_attrs.get("host") == host and not pid_alive(t.user_attrs.get("pid")):
-            study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
-            handler(study, study._storage.get_trial(t._trial_id))
+            handler(study, optuna_private.fail(study, t))
             failed.append(t.number)
     return failed
 

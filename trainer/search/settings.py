@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config import _from_dict
+from ..views import from_dict
 
 STORAGES = ("sqlite", "journal", "postgres")
 
@@ -33,7 +33,7 @@ class StudyConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> StudyConfig:
-        return _from_dict(cls, data, "study")
+        return from_dict(cls, data, "study")
 
 
 @dataclass(frozen=True)
@@ -42,10 +42,10 @@ class StorageConfig:
     heartbeats (seconds) exist for SQLite and PostgreSQL, not for journal files."""
 
     kind: str
-    url: str | None = None
-    heartbeat_interval: int | None = None
-    grace_period: int | None = None
-    max_retry: int = 3
+    url: str | None
+    heartbeat_interval: int | None
+    grace_period: int | None
+    max_retry: int
 
     def __post_init__(self) -> None:
         if self.kind not in STORAGES:
@@ -59,4 +59,4 @@ class StorageConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> StorageConfig:
-        return _from_dict(cls, data, "storage")
+        return from_dict(cls, data, "storage")

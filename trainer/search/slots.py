@@ -20,7 +20,7 @@ import optuna
 from filelock import FileLock
 from optuna.trial import TrialState
 
-from .. import interrupts
+from .. import interrupts, optuna_private
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 
@@ -66,7 +66,7 @@ class TrialSlots:
         self._pg = None
         if url and url.startswith("postgresql"):
             key = int(hashlib.sha1(f"layernas:{study.study_name}".encode()).hexdigest()[:15], 16)
-            self._pg = (study._storage, key)
+            self._pg = (optuna_private.storage_of(study), key)
         else:
             self._file = FileLock(str(lock_path))
 
@@ -92,7 +92,7 @@ class TrialSlots:
         from sqlalchemy import text
 
         storage, key = self._pg
-        conn = _engine(storage).connect()
+        conn = optuna_private.engine_of(storage).connect()
         conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
 
         def release() -> None:
@@ -102,12 +102,6 @@ class TrialSlots:
                 conn.close()  # closing the session frees the advisory lock even if the unlock failed
 
         return release
-
-
-def _engine(storage):
-    """The SQLAlchemy engine behind an RDBStorage (Optuna may wrap it in a cache layer)."""
-    inner = getattr(storage, "_backend", storage)
-    return inner.engine
 
 
 def worker_identity() -> dict:

@@ -16,10 +16,10 @@ from optuna.trial import FrozenTrial, TrialState
 from layernas.search_space import Architecture
 
 from .. import interrupts
+from ..optuna_private import beating, reload
 from ..proxy import ProxyResult, run_proxy
 from ..tracking import RunInfo, new_run_id
 from .format import fmt
-from .heartbeat import beating
 from .plan import SearchPlan, TrialFailed
 from .slots import FINISHED, counted, pid_alive, worker_identity
 
@@ -170,7 +170,7 @@ class TrialRunner:
             with warnings.catch_warnings(), interrupts.held():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 optuna.storages.fail_stale_trials(self.study)  # a twin on another host may have lost its worker
-            twin = self.study._storage.get_trial(twin._trial_id)
+            twin = reload(self.study, twin)
         return twin
 
     @staticmethod

@@ -1,0 +1,16 @@
+"""Typed views of config groups: a frozen dataclass per group, built from the group's mapping with every
+unknown key refused in one line (the YAML holds the defaults; the dataclass mirrors it one to one)."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+
+def from_dict(cls, data: dict | None, what: str):
+    """``cls(**data)``, or a one-line ValueError naming the first unknown key and the allowed ones."""
+    data = dict(data or {})
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ValueError(f"unknown {what} key {unknown[0]!r}; allowed: {', '.join(sorted(names))}")
+    return cls(**data)
