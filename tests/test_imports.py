@@ -110,3 +110,19 @@ def test_search_space_imports_no_training_library():
             roots |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module
                       and not n.level}
             assert not roots & {"lightning", "pytorch_lightning", "hydra", "omegaconf", "wandb", "optuna"}, name
+
+
+def test_the_wheel_lists_every_package_and_config_folder():
+    """setuptools installs only the packages pyproject.toml lists: a folder left out would be missing
+    from a wheel (an editable install would not notice)."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    folders = {"search_space": "layernas.search_space", "trainer": "layernas.trainer", "conf": "layernas.conf"}
+    wanted = set()
+    for folder, name in folders.items():
+        for path in [ROOT / folder, *sorted(p for p in (ROOT / folder).rglob("*") if p.is_dir())]:
+            if path.name == "__pycache__" or not any(path.glob("*.py")) and not any(path.glob("*.yaml")):
+                continue
+            wanted.add(".".join((name, *path.relative_to(ROOT / folder).parts)))
+    assert wanted - listed == set(), "add these to [tool.setuptools] packages"

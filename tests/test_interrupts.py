@@ -155,3 +155,19 @@ def test_ctrl_c_in_the_first_second_twenty_times_then_anywhere_in_the_start_up(t
     for i in range(30):
         interrupt_early(tmp_path, rng, signal.SIGINT, within=1.0 if i < 20 else 8.0)
     check_resumed(tmp_path)
+
+
+def test_an_error_in_what_an_interruption_left_half_done_exits_as_the_interruption():
+    """A signal that cuts an import short can make the next use of that module fail (RecursionError,
+    AttributeError): the command must still exit as interrupted (143), not with a traceback and 1."""
+    from layernas.trainer.cli import guarded
+
+    def body(cfg):
+        try:
+            raise interrupts.Interrupted(signal.SIGTERM)
+        except KeyboardInterrupt:
+            raise RecursionError("maximum recursion depth exceeded") from None
+
+    with pytest.raises(interrupts.Interrupted) as stop:
+        guarded(body)({})
+    assert stop.value.exit_code == 143

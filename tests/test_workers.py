@@ -54,7 +54,8 @@ def test_a_dead_workers_trial_is_queued_again_and_its_wandb_run_closed_as_failed
 
     study = optuna.create_study(storage=f"sqlite:///{tmp_path / 's.db'}", study_name="s")
     study.set_user_attr("config", {"results_dir": str(tmp_path),
-                                   "logger": {"kind": "wandb", "mode": "offline", "project": "layernas"}})
+                                   "logger": {"kind": "wandb", "mode": "offline", "project": "layernas",
+                                              "entity": None, "tags": [], "system_metrics": False}})
     trial = study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
     trial.set_user_attr("wandb_id", "dead0001")
     study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)

@@ -212,12 +212,16 @@ def guarded(fn: Callable) -> Callable:
 
         try:
             code = fn(cfg)
-        except (UserError, ValueError, FileNotFoundError) as e:
-            if debug_wanted(sys.argv[1:]):
-                raise
-            fail(str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__)
-        except Exception as e:  # only what the machine refused (disk full, read-only, damaged storage)
-            message = explain(e, cfg)
+        except Exception as e:
+            if interrupts.Interrupted.within(e):
+                # a signal cut an import or a library call short, and what ran next failed on the
+                # half-done state: the cause is the signal, and the exit says so
+                raise interrupts.Interrupted.of(e) from None
+            if isinstance(e, (UserError, ValueError, FileNotFoundError)):
+                if debug_wanted(sys.argv[1:]):
+                    raise
+                fail(str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__)
+            message = explain(e, cfg)  # only what the machine refused (disk full, read-only, damaged storage)
             if message is None or debug_wanted(sys.argv[1:]):
                 raise  # a programming error keeps its traceback
             fail(message)
@@ -235,6 +239,9 @@ def main(argv: list[str] | None = None) -> None:
     except interrupts.Interrupted as stop:
         print(f"stopped by {signal_name(stop.signum)}", file=sys.stderr, flush=True)
         raise SystemExit(stop.exit_code) from None
+    except BrokenPipeError:  # `layernas search --help | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(1) from None
 
 
 def signal_name(signum: int) -> str:

@@ -10,6 +10,8 @@ import os
 import re
 from pathlib import Path
 
+from .errors import causes
+
 WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EEXIST,
                 errno.EISDIR, errno.ENAMETOOLONG}
 DISK_FULL = ("database or disk is full", "no space left on device", "disk quota exceeded")
@@ -18,7 +20,7 @@ DAMAGED = ("database disk image is malformed", "file is not a database", "file i
 
 def explain(error: BaseException, cfg=None) -> str | None:
     """One line for an environment failure somewhere in ``error``'s cause chain, or None."""
-    for e in _chain(error):
+    for e in causes(error):
         shown = re.sub(r"^\([\w.]+\) ", "", str(e).strip().splitlines()[0]) if str(e).strip() else ""  # SQLAlchemy's
         text = shown.lower()
         if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT) or any(m in text for m in DISK_FULL):
@@ -32,14 +34,6 @@ def explain(error: BaseException, cfg=None) -> str | None:
             return f"cannot write {e.filename} ({e.strerror or os.strerror(e.errno)}); results_dir, the study " \
                    "folders and the cache must be writable folders"
     return None
-
-
-def _chain(error: BaseException):
-    seen = set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        yield error
-        error = error.__cause__ or error.__context__
 
 
 def _folder(filename) -> str | None:

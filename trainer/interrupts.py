@@ -16,6 +16,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from .errors import causes
+
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -32,10 +34,14 @@ class Interrupted(KeyboardInterrupt):
 
     @classmethod
     def of(cls, error: BaseException) -> Interrupted:
-        """The interruption behind ``error`` (Lightning turns one into ``SystemExit(1)``)."""
-        while error is not None and not isinstance(error, cls):
-            error = error.__context__
-        return error if error is not None else cls(signal.SIGINT)
+        """The interruption behind ``error`` (Lightning turns one into ``SystemExit(1)``), or SIGINT's."""
+        return next((e for e in causes(error) if isinstance(e, cls)), None) or cls(signal.SIGINT)
+
+    @classmethod
+    def within(cls, error: BaseException) -> bool:
+        """Whether an interruption is among the causes or contexts of ``error``."""
+        return any(isinstance(e, cls) for e in causes(error))
+
 
 
 class _State:

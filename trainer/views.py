@@ -3,7 +3,7 @@ unknown key refused in one line (the YAML holds the defaults; the dataclass mirr
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import MISSING, fields
 
 
 def from_dict(cls, data: dict | None, what: str):
@@ -13,4 +13,8 @@ def from_dict(cls, data: dict | None, what: str):
     unknown = sorted(set(data) - names)
     if unknown:
         raise ValueError(f"unknown {what} key {unknown[0]!r}; allowed: {', '.join(sorted(names))}")
+    required = [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING]
+    missing = [name for name in required if name not in data]
+    if missing:
+        raise ValueError(f"{what} config has no {missing[0]!r}; it needs: {', '.join(required)}")
     return cls(**data)
