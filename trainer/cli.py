@@ -236,6 +236,7 @@ def main(argv: list[str] | None = None) -> None:
     interrupts.install()
     try:
         _main(argv)
+        interrupts.check()  # a signal held until the command's last write: the user asked to stop
     except interrupts.Interrupted as stop:
         print(f"stopped by {signal_name(stop.signum)}", file=sys.stderr, flush=True)
         raise SystemExit(stop.exit_code) from None

@@ -1,10 +1,17 @@
 """Ctrl-C (SIGINT) and SIGTERM (what SLURM, Kubernetes and ``kill`` send): stop within seconds, never in
-the middle of a write to a study's storage.
+the middle of a write to a study's storage or of an import.
 
-After :func:`install`, a signal raises :class:`Interrupted` at once, except inside a :func:`held` block
-(creating a study, asking for a trial, telling its result), where it waits for the end of the block: an
-interrupted SQLite write left "database is locked" behind, and a resumed study with a trial stuck in
-RUNNING. A second signal during a held block raises at once, so a hung storage call can still be left.
+After :func:`install` (the command line does it first thing), a signal is held until the program reaches
+a point where stopping is safe: the next :func:`interruptible` block (training, tokenizing, waiting for a
+lock, a twin or the workers), which it cuts short at once, or the next :func:`check`. Everything else
+(creating a study, asking for a trial, telling its result, importing torch and Lightning, writing the
+results files) runs to its end first: a signal raised in the middle of an SQLite write left "database
+is locked" behind and a trial stuck in RUNNING, and one raised in the middle of an import left a
+half-initialised module that failed later with an unrelated error. A :func:`held` block inside an
+interruptible one (a pruning report during training) is again one that the signal waits for.
+
+A second signal while one is held raises at once, so a hung call can still be left. Without
+:func:`install` (the package used as a library) nothing changes: Python's own Ctrl-C applies.
 
 Signal handlers belong to the process, so this state is the process's too.
 """
@@ -43,10 +50,9 @@ class Interrupted(KeyboardInterrupt):
         return any(isinstance(e, cls) for e in causes(error))
 
 
-
 class _State:
-    pending: int | None = None  # a signal that arrived during a held block
-    held = 0  # nesting of held blocks
+    pending: int | None = None  # a signal being held
+    open = 0  # > 0 inside an interruptible block
     installed = False
 
 
@@ -54,11 +60,10 @@ _state = _State()
 
 
 def _handler(signum, frame) -> None:
-    if _state.held and _state.pending is None:
-        _state.pending = signum
-        return
-    _state.pending = None
-    raise Interrupted(signum)
+    if _state.open > 0 or _state.pending is not None:
+        _state.pending = None
+        raise Interrupted(signum)
+    _state.pending = signum
 
 
 def install() -> None:
@@ -79,20 +84,30 @@ def restore() -> None:
 
 
 def check() -> None:
-    """Raise the signal that arrived during a held block, if any."""
+    """Raise the held signal, if any."""
     if _state.pending is not None:
         signum, _state.pending = _state.pending, None
         raise Interrupted(signum)
 
 
 @contextmanager
-def held(raise_after: bool = True) -> Iterator[None]:
-    """A block that a signal must not cut (storage writes). The signal is raised when the block ends, or
-    with ``raise_after=False`` left for the next :func:`check` (when what follows must see it first)."""
-    _state.held += 1
+def interruptible() -> Iterator[None]:
+    """A block that a signal may cut short anywhere (it writes nothing a cut could leave half-done)."""
+    check()
+    _state.open += 1
     try:
         yield
     finally:
-        _state.held -= 1
-    if raise_after and not _state.held:
+        _state.open -= 1
+
+
+@contextmanager
+def held() -> Iterator[None]:
+    """Inside an interruptible block, a part that a signal must wait for (a storage write)."""
+    opened, _state.open = _state.open, 0
+    try:
+        yield
+    finally:
+        _state.open = opened
+    if opened:
         check()

@@ -240,11 +240,11 @@ def run_proxy(arch: str | Architecture, cfg, trial=None, run: RunInfo | None = N
     result = ProxyResult(str(arch), arch.key(), task.name, "failed", task.objective, None)
     try:
         ctx = _Context(cfg, task, tcfg, clock, logger, trial, test)
-        phase, model, dm = RUNNERS[task.name](arch, ctx)
+        with interrupts.interruptible():  # a signal stops training at once
+            phase, model, dm = RUNNERS[task.name](arch, ctx)
     except (KeyboardInterrupt, SystemExit) as e:  # Lightning turns Ctrl-C into SystemExit(1) and ignores SIGINT
         interrupts.restore()
-        with interrupts.held():
-            finish(logger, {"state": "failed", "reason": "interrupted"}, failed=True)
+        finish(logger, {"state": "failed", "reason": "interrupted"}, failed=True)
         raise interrupts.Interrupted.of(e) from None
     except Exception as e:  # noqa: BLE001  (a failed trial is recorded, not fatal)
         log.debug("proxy run failed", exc_info=True)

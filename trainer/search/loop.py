@@ -35,13 +35,13 @@ def run_search(plan: SearchPlan) -> optuna.Study:
     from ..proxy import prepare_data
 
     quiet_lightning()
-    plan = plan.with_vocab_size(prepare_data(plan.cfg))  # tokenize once, before any trial or worker
+    with interrupts.interruptible():  # an interrupted cache write leaves no file behind
+        plan = plan.with_vocab_size(prepare_data(plan.cfg))  # tokenize once, before any trial or worker
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # each trial gets our own one-line report instead
-    with interrupts.held():
-        study = open_study(plan)
-        if not study.trials:
-            clear_results(plan.study_dir)  # left by an earlier study of this name whose storage is gone
-        baselines = enqueue_baselines(study, plan.space)
+    study = open_study(plan)
+    if not study.trials:
+        clear_results(plan.study_dir)  # left by an earlier study of this name whose storage is gone
+    baselines = enqueue_baselines(study, plan.space)
     print(f"study {plan.name}: {counted(study)}/{plan.n_trials} trials done; "
           f"storage {redact(storage_url(plan.cfg['storage'], plan.study_dir))}; "
           f"baselines {', '.join(baselines) or 'none'}"
@@ -56,8 +56,7 @@ def run_search(plan: SearchPlan) -> optuna.Study:
         # running; failing it here queues it again, and this process runs what is left.
         run_trials(plan, study, runner)
     except interrupts.Interrupted:
-        with interrupts.held():
-            runner.write_results()
+        runner.write_results()
         print(f"\ninterrupted: the running trial is recorded as interrupted; run the same command to resume "
               f"({counted(study)}/{plan.n_trials} trials done)", file=sys.stderr, flush=True)
         raise

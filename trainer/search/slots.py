@@ -75,12 +75,12 @@ class TrialSlots:
         """Hold the lock for the ``with`` block; the block gets True when there is room for one more trial
         (create and register it inside the block), False when the study is full. ``tidy()`` runs first,
         under the lock (it fails the trials of dead workers, which must happen once, not once per worker)."""
-        release = self._acquire()  # waiting for the lock may be cut short; what it guards may not
+        with interrupts.interruptible():  # waiting for the lock may be cut short; what it guards may not
+            release = self._acquire()
         try:
-            with interrupts.held(raise_after=False):  # the trial made in the block must be told first
-                if tidy is not None:
-                    tidy()
-                yield taken(self.study) < n_trials
+            if tidy is not None:
+                tidy()
+            yield taken(self.study) < n_trials
         finally:
             release()
 

@@ -77,33 +77,28 @@ class TrialRunner:
             with beating(self.study, trial):
                 state, values = self._outcome(trial, candidate)
         except BaseException as e:
-            with interrupts.held():
-                interrupted = isinstance(e, KeyboardInterrupt)
-                trial.set_user_attr("reason", "interrupted" if interrupted else f"{type(e).__name__}: {e}")
-                if interrupted:
-                    trial.set_user_attr("interrupted", True)
-                self.study.tell(trial, state=TrialState.FAIL)
+            interrupted = isinstance(e, KeyboardInterrupt)
+            trial.set_user_attr("reason", "interrupted" if interrupted else f"{type(e).__name__}: {e}")
+            if interrupted:
+                trial.set_user_attr("interrupted", True)
+            self.study.tell(trial, state=TrialState.FAIL)
             raise
-        with interrupts.held():
-            frozen = self.study.tell(trial, values, state=state)
-            self.after_trial(frozen)
+        frozen = self.study.tell(trial, values, state=state)
+        self.after_trial(frozen)
         return frozen
 
     def _outcome(self, trial: optuna.Trial, candidate: Candidate) -> tuple[TrialState, list | None]:
-        interrupts.check()  # a signal that came while the trial was being registered
+        interrupts.check()  # a signal held while the trial was being registered
         if candidate.rejected:
             return TrialState.PRUNED, None
         if candidate.twin is not None:
             twin = self._wait_for(candidate.twin)
             if twin.state in (TrialState.COMPLETE, TrialState.PRUNED):
-                with interrupts.held():
-                    return self._reuse(trial, twin)
+                return self._reuse(trial, twin)
             # its worker died before it finished: train this one instead
-        with interrupts.held():
-            run = self._run_info(trial)
-        result = run_proxy(candidate.arch, self.plan.cfg, trial=trial if self.plan.prunes else None, run=run)
-        with interrupts.held():
-            return self._result(trial, result, candidate.arch)
+        result = run_proxy(candidate.arch, self.plan.cfg, trial=trial if self.plan.prunes else None,
+                           run=self._run_info(trial))  # training is interruptible, its storage writes are not
+        return self._result(trial, result, candidate.arch)
 
     def _result(self, trial: optuna.Trial, result: ProxyResult, arch: Architecture) -> tuple[TrialState, list | None]:
         self._record(trial, result)
@@ -166,8 +161,9 @@ class TrialRunner:
     def _wait_for(self, twin: FrozenTrial) -> FrozenTrial:
         """The twin once finished (another worker may still be training it)."""
         while twin.state == TrialState.RUNNING and not self._dead(twin):
-            time.sleep(WAIT_FOR_TWIN_S)
-            with warnings.catch_warnings(), interrupts.held():
+            with interrupts.interruptible():
+                time.sleep(WAIT_FOR_TWIN_S)
+            with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 optuna.storages.fail_stale_trials(self.study)  # a twin on another host may have lost its worker
             twin = reload(self.study, twin)

@@ -65,7 +65,8 @@ def run_workers(plan: SearchPlan) -> None:
     for w in workers:
         w.start()
     try:
-        _wait(workers)
+        with interrupts.interruptible():
+            _wait(workers)
     except interrupts.Interrupted as stop:
         for w in workers:
             with contextlib.suppress(ProcessLookupError):
@@ -107,11 +108,11 @@ def worker_main(plan: SearchPlan, index: int, threads: int, ready=None) -> None:
     quiet_lightning()
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     try:
-        with interrupts.held():
-            study = open_study(plan)
+        study = open_study(plan)
         if ready is not None:
             try:
-                ready.wait(timeout=600)
+                with interrupts.interruptible():
+                    ready.wait(timeout=600)
             except threading.BrokenBarrierError:
                 pass  # a sibling failed to start: go on without it
         run_trials(plan, study, TrialRunner(plan, study, worker=index))
