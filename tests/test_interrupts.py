@@ -16,6 +16,7 @@ import pytest
 from optuna.trial import TrialState
 
 from layernas.trainer import interrupts
+from layernas.trainer.search.slots import pid_alive
 from tests.conftest import TINY
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -142,6 +143,28 @@ def test_sigterm_during_training_stops_within_seconds_and_the_study_resumes(tmp_
     assert first.state == TrialState.FAIL and first.user_attrs["interrupted"] is True
     assert first.user_attrs["baseline"] == "bert"  # an interrupted baseline must be trained on resume
     check_resumed(tmp_path)
+
+
+def test_sigterm_to_the_parent_alone_reaches_every_worker(tmp_path):
+    """``kill PID`` (and SLURM's SIGTERM) may reach only the search process: it passes the signal on, each
+    worker records its trial as interrupted, and nothing is left running."""
+    cmd = [*search_command(tmp_path, steps=100000), "study.n_workers=2"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline, running = time.time() + 180, []
+    while len(running) < 2 and time.time() < deadline:
+        time.sleep(0.5)
+        try:
+            running = [t for t in load(tmp_path).get_trials(states=(TrialState.RUNNING,)) if "arch" in t.user_attrs]
+        except Exception:  # noqa: BLE001  (the storage is not there yet)
+            running = []
+    assert len(running) == 2, "the two workers did not both start training"
+    code, took, err = stop(proc, signal.SIGTERM)
+    assert code == 143 and took < 15, (code, took, err)
+    trials = load(tmp_path).trials
+    assert not [t for t in trials if t.state == TrialState.RUNNING]
+    assert sorted(t.user_attrs.get("worker") for t in trials if t.user_attrs.get("interrupted")) == [0, 1]
+    for t in running:
+        assert not pid_alive(t.user_attrs["pid"]), "a worker outlived the search"
 
 
 def interrupt_early(tmp_path, rng: random.Random, signum: int, within: float = 1.0) -> None:

@@ -66,7 +66,6 @@ def run_search(plan: SearchPlan) -> optuna.Study:
 
 def finish(study: optuna.Study, plan: SearchPlan, runner: TrialRunner) -> None:
     """Final results with plots, and the study's summary run in W&B."""
-
     runner.write_results(plots=True)
     log_summary_run(study, plan)
 
