@@ -192,20 +192,18 @@ class TrialRunner:
         self.write_results()
 
     def progress_line(self, frozen: FrozenTrial) -> str:
-        trials = self.study.get_trials(deepcopy=False)
-        states = [t.state for t in trials]
+        from ..report import state_name
+
+        states = [state_name(t) for t in self.study.get_trials(deepcopy=False)]
         value = fmt(frozen.values[0]) if frozen.values else frozen.user_attrs.get("reason", "")
         twin = frozen.user_attrs.get("duplicate_of")
         note = f" (same as #{twin})" if twin is not None else ""
-        state = "rejected" if frozen.user_attrs.get("rejected") else frozen.state.name.lower()
         elapsed = int(time.time() - self.start)
-        rejected = sum(1 for t in trials if t.user_attrs.get("rejected"))
-        return (f"[{counted(self.study):>3}/{self.plan.n_trials}] #{frozen.number} {state}"
+        counts = ", ".join(f"{states.count(s)} {s}" for s in ("complete", "pruned", "failed", "rejected", "interrupted")
+                           if states.count(s) or s in ("complete", "pruned", "failed"))
+        return (f"[{counted(self.study):>3}/{self.plan.n_trials}] #{frozen.number} {state_name(frozen)}"
                 f"{note}: {value} | {frozen.user_attrs.get('arch', '')}\n"
-                f"          {states.count(TrialState.COMPLETE)} complete, "
-                f"{states.count(TrialState.PRUNED) - rejected} pruned, {states.count(TrialState.FAIL)} failed"
-                f"{f', {rejected} rejected' if rejected else ''} | {self._best_text()} | "
-                f"{elapsed // 60}m{elapsed % 60:02d}s")
+                f"          {counts} | {self._best_text()} | {elapsed // 60}m{elapsed % 60:02d}s")
 
     def _best_text(self) -> str:
         from ..report import best_trials
