@@ -168,3 +168,17 @@ def test_a_journal_study_with_workers_on_another_machine_is_refused(search_cfg, 
     with pytest.raises(ValueError, match="storage=journal is for workers on one machine, but trials run on "
                                          "another-machine too; use storage=postgres"):
         run_search(cfg)
+
+
+def test_results_files_describe_the_study_in_the_storage_not_a_deleted_one(search_cfg, tmp_path):
+    folder = tmp_path / "results" / "t"
+    run_search(search_cfg("study.n_trials=1"))
+    assert (folder / "best.yaml").exists()
+    (folder / "study.db").unlink()  # a new study of the same name, whose only trial fails (NaN loss)
+    run_search(search_cfg("study.n_trials=1", "trainer.optim.lr=1e12", "trainer.gradient_clip_val=null",
+                          "trainer.max_steps=30", "trainer.val_check_interval=15"))
+    assert not (folder / "best.yaml").exists()
+    rows = read_csv(folder / "trials.csv")
+    assert rows[0]["state"] == "fail" and all(r["state"] in ("fail", "waiting") for r in rows)
+    report = (folder / "report.md").read_text()
+    assert "## Leaderboard" in report and "| 1 | 0 |" not in report  # no leader: the only trial failed
