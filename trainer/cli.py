@@ -152,7 +152,12 @@ def explain_hydra_error(error: Exception) -> str:
         return f"{group}={option} is not an option; allowed {group} options: {', '.join(options) or 'none'}"
     unknown = re.search(r"Could not override '([^']+)'", text) or re.search(r"Key '([^']+)' is not in struct", text)
     if unknown:
-        return f"unknown key {unknown.group(1)!r} (add it with +{unknown.group(1)}=... only if it is meant to be new)"
+        key = unknown.group(1)
+        if key.rsplit(".", 1)[-1] == "finetune_data":  # a group placed under a key: Hydra's package syntax
+            return (f"unknown key {key!r}; the fine-tuning data of task=pretrain_finetune is a data option placed "
+                    "in the task: data@task.finetune_data=<option> (e.g. data@task.finetune_data=tsv "
+                    "task.finetune_data.train=my.tsv)")
+        return f"unknown key {key!r} (add it with +{key}=... only if it is meant to be new)"
     lexer = re.match(r"(?:LexerNoViableAltException|mismatched input|token recognition error)\S*:? (.*)", text)
     if lexer and "=" in lexer.group(1):
         key, _, value = lexer.group(1).splitlines()[0].partition("=")

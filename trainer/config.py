@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .metrics import TASK_METRICS
 from .views import from_dict
 
 SCHEDULES = ("linear", "cosine", "constant")
@@ -95,7 +96,7 @@ class TaskConfig:
 
     name: str = "mlm"
     objective: str = "val/mlm_loss"
-    direction: str = "minimize"
+    direction: str | None = None  # None: the objective's own (loss: minimize; accuracy, MCC, F1: maximize)
     mask_prob: float = 0.15
     pooling: str = "mean"
     pretrain_steps: int = 0
@@ -104,8 +105,22 @@ class TaskConfig:
     def __post_init__(self) -> None:
         if self.name not in TASKS:
             raise ValueError(f"task.name={self.name!r} is not allowed; allowed: {', '.join(TASKS)}")
-        if self.direction not in ("minimize", "maximize"):
-            raise ValueError(f"task.direction={self.direction!r} is not allowed; allowed: minimize, maximize")
+        if self.direction not in ("minimize", "maximize", None):
+            raise ValueError(f"task.direction={self.direction!r} is not allowed; allowed: minimize, maximize, null "
+                             "(the objective's own)")
+        metrics = TASK_METRICS[self.name]
+        if self.objective not in metrics:
+            raise ValueError(f"task.objective={self.objective!r} is not a metric of task={self.name}; allowed: "
+                             f"{', '.join(metrics)}")
+        if self.direction is None:
+            object.__setattr__(self, "direction", metrics[self.objective])
+        if self.direction != metrics[self.objective]:
+            raise ValueError(f"task.direction={self.direction!r} does not fit task.objective={self.objective} "
+                             f"(better when it goes down: minimize; up: maximize); allowed: {metrics[self.objective]}")
+        if self.finetune_data is not None and not isinstance(self.finetune_data, dict):
+            raise ValueError(f"task.finetune_data={self.finetune_data!r} is not a data config; pick a data option "
+                             f"for it with data@task.finetune_data={self.finetune_data} (allowed options: the files "
+                             "of conf/data, e.g. sst2, imdb, tsv)")
         if not 0.0 < self.mask_prob < 1.0:
             raise ValueError(f"task.mask_prob={self.mask_prob!r} must be in (0, 1)")
 

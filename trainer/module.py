@@ -8,11 +8,12 @@ import lightning.pytorch as pl
 import torch
 import torch.nn.functional as F
 from torchmetrics import MeanMetric
-from torchmetrics.classification import BinaryF1Score, MulticlassAccuracy, MulticlassMatthewsCorrCoef
+from torchmetrics.classification import BinaryF1Score, MulticlassAccuracy, MulticlassConfusionMatrix
 
 from layernas.search_space import MaskedLM, SequenceClassifier
 
 from .config import OptimConfig
+from .metrics import matthews_corrcoef, predicted_classes
 
 
 def lr_lambda(optim: OptimConfig, total_steps: int):
@@ -94,7 +95,9 @@ class MaskedLMModule(_Base):
 
 
 class ClassifierModule(_Base):
-    """Sequence classification: cross-entropy; val/acc, val/loss, and for two classes val/f1 and val/mcc.
+    """Sequence classification: cross-entropy; val/acc, val/loss, val/mcc (0 for a constant predictor, as
+    in GLUE and scikit-learn), val/predicted_classes (1: every validation example got the same class) and,
+    for two classes, val/f1.
 
     Batches: ``input_ids`` (B, T), ``attention_mask`` (B, T), ``labels`` (B,).
     """
@@ -104,7 +107,7 @@ class ClassifierModule(_Base):
         self.model = model
         self.val_loss = MeanMetric()
         self.val_acc = MulticlassAccuracy(n_classes, average="micro")
-        self.val_mcc = MulticlassMatthewsCorrCoef(n_classes)
+        self.val_confusion = MulticlassConfusionMatrix(n_classes)
         self.val_f1 = BinaryF1Score() if n_classes == 2 else None
 
     def training_step(self, batch, batch_idx):
@@ -119,16 +122,18 @@ class ClassifierModule(_Base):
         self.val_loss.update(F.cross_entropy(logits, labels), weight=labels.numel())
         preds = logits.argmax(-1)
         self.val_acc.update(preds, labels)
-        self.val_mcc.update(preds, labels)
+        self.val_confusion.update(preds, labels)
         if self.val_f1 is not None:
             self.val_f1.update(preds, labels)
 
     def on_validation_epoch_end(self):
+        confusion = self.val_confusion.compute()
         metrics = {"val/loss": self.val_loss.compute(), "val/acc": self.val_acc.compute(),
-                   "val/mcc": self.val_mcc.compute()}
+                   "val/mcc": matthews_corrcoef(confusion).float(),
+                   "val/predicted_classes": torch.tensor(float(predicted_classes(confusion)))}
         if self.val_f1 is not None:
             metrics["val/f1"] = self.val_f1.compute()
         self.log_dict(metrics, prog_bar=True, sync_dist=True)
-        for m in (self.val_loss, self.val_acc, self.val_mcc, self.val_f1):
+        for m in (self.val_loss, self.val_acc, self.val_confusion, self.val_f1):
             if m is not None:
                 m.reset()

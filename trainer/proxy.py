@@ -25,6 +25,7 @@ from . import interrupts
 from .callbacks import AttachLogger, NonFiniteGuard, ObjectiveCurve, StepProgressBar, Stopwatch
 from .config import TaskConfig, TrainerConfig, check_run_config
 from .data import ClassificationDataModule, DataConfig, MLMDataModule
+from .metrics import flags
 from .module import ClassifierModule, MaskedLMModule
 from .names import check_name
 from .tracking import RunInfo, finish, make_logger, redact
@@ -42,6 +43,7 @@ class ProxyResult:
     state: str
     objective_name: str
     objective: float | None
+    direction: str = "minimize"  # of the objective: "maximize" when higher is better
     metrics: dict[str, float] = field(default_factory=dict)
     curve: list[tuple[int, float]] = field(default_factory=list)
     params: int = 0
@@ -176,6 +178,7 @@ def _run_classify(arch, ctx: _Context, encoder=None, tokenizer=None, offset: int
     module = ClassifierModule(model, ctx.tcfg.optim, ctx.tcfg.max_steps, dm.n_classes)
     phase = _fit(ctx, module, dm, ctx.tcfg.max_steps, ctx.task.objective, ctx.trial, offset,
                  label="finetune" if offset else "classify")
+    phase.metrics.update(dm.majority(ctx.tcfg.limit_val_batches))  # on the examples the run validated on
     return phase, model, dm
 
 
@@ -237,7 +240,7 @@ def run_proxy(arch: str | Architecture, cfg, trial=None, run: RunInfo | None = N
                          **{f"arch/{k}": v for k, v in arch.flat().items()}})  # no storage password in W&B
     clock = Stopwatch(start)
     logger = make_logger(cfg.get("logger"), run)
-    result = ProxyResult(str(arch), arch.key(), task.name, "failed", task.objective, None)
+    result = ProxyResult(str(arch), arch.key(), task.name, "failed", task.objective, None, task.direction)
     try:
         ctx = _Context(cfg, task, tcfg, clock, logger, trial, test)
         with interrupts.interruptible():  # a signal stops training at once
@@ -255,7 +258,8 @@ def run_proxy(arch: str | Architecture, cfg, trial=None, run: RunInfo | None = N
     result.wall_s = time.perf_counter() - start
     result.timings = _timings(clock, result.wall_s)
     result.tokens_per_s = clock.tokens / clock.train_s if clock.train_s else 0.0
-    summary = {"state": result.state, "objective": result.objective, "params": result.params,
+    summary = {"state": result.state, "objective": result.objective, "flags": ", ".join(flags(result.metrics)),
+               "params": result.params,
                "flops": result.flops, "tokens_per_s": result.tokens_per_s, "reason": result.reason or "",
                **result.metrics, **{f"time/{k}": v for k, v in result.timings.items()}}
     result.run_dir = finish(logger, summary, failed=result.state == "failed")

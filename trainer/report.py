@@ -16,12 +16,15 @@ from optuna.trial import FrozenTrial, TrialState
 
 from . import plots
 from .files import atomic_write_text
+from .metrics import REFERENCES
 from .provenance import git_commit
 
 BASE_COLUMNS = ["number", "state", "baseline", "arch", "key"]
 # params and flops: the encoder's (what space.max_params and max_flops bound); model_params: with the task head
-COST_COLUMNS = ["params", "model_params", "flops", "latency_ms", "steps", "wall_s", "tokens_per_s", "duplicate_of",
-                "reason", "started", "finished"]
+# reference: what a predictor that ignores the input scores on the first objective (the majority class's
+# accuracy, MCC, F1 or loss; the unigram loss for masked LM); flags: e.g. "constant predictor"
+COST_COLUMNS = ["reference", "flags", "params", "model_params", "flops", "latency_ms", "steps", "wall_s",
+                "tokens_per_s", "duplicate_of", "reason", "started", "finished"]
 
 
 def objective_names(study: optuna.Study) -> list[str]:
@@ -51,16 +54,37 @@ def rows(study: optuna.Study) -> tuple[list[str], list[list]]:
     columns = BASE_COLUMNS + names + COST_COLUMNS
     trials = study.get_trials(deepcopy=False)
     why = reasons(trials)
+    reference = reference_metric(study)
     out = []
     for t in trials:
         values = list(t.values) if t.values else [None] * len(names)
         u = t.user_attrs
         out.append([t.number, state_name(t), u.get("baseline"), u.get("arch"), u.get("key"),
-                    *(_number(v) for v in values), _number(u.get("params")), _number(u.get("model_params")),
+                    *(_number(v) for v in values), _number(u.get("metrics", {}).get(reference)),
+                    ", ".join(u.get("flags") or []) or None, _number(u.get("params")), _number(u.get("model_params")),
                     _number(u.get("flops")), _number(u.get("latency_ms")), _number(u.get("steps")),
                     _number(_round(u.get("wall_s"))), _number(_round(u.get("tokens_per_s"))), u.get("duplicate_of"),
                     why.get(t.number), _time(t.datetime_start), _time(t.datetime_complete)])
     return columns, out
+
+
+def reference_metric(study: optuna.Study) -> str | None:
+    """The metric that says what an input-blind predictor scores on the study's first objective."""
+    objectives = study.user_attrs.get("objectives") or [{}]
+    return REFERENCES.get(objectives[0].get("key"))
+
+
+def reference_line(study: optuna.Study) -> str | None:
+    """report.md's line on the reference, e.g. the majority class's accuracy on the validation split."""
+    metric = reference_metric(study)
+    values = [t.user_attrs["metrics"][metric] for t in study.get_trials(deepcopy=False)
+              if metric in t.user_attrs.get("metrics", {})]
+    if not values:
+        return None
+    what = "the unigram model" if metric == "val/unigram_loss" else "always predicting the majority class"
+    better = "higher" if study.directions[0] == optuna.study.StudyDirection.MAXIMIZE else "lower"
+    return (f"- reference: {what} scores {objective_names(study)[0]} = {values[-1]:.4f} on the validation split "
+            f"({better} is better); a result near it is no signal")
 
 
 def search_commit(study: optuna.Study) -> str:
@@ -211,10 +235,12 @@ def markdown(study: optuna.Study, images: dict[str, Path]) -> str:
                                                              "running") if states.count(s) or s in ("complete",))
              + "; "
              f"{sum(t.user_attrs.get('steps') or 0 for t in trials):,} training steps in all",
-             f"- git commit `{search_commit(study)}`; seed {config.get('seed')}", ""]
+             f"- git commit `{search_commit(study)}`; seed {config.get('seed')}"]
+    reference = reference_line(study)
+    lines += [reference, ""] if reference else [""]
     top = ranked(study)
-    head = "| rank | trial | " + " | ".join(names) + " | params | FLOPs/seq | baseline | architecture |"
-    sep = "|---" * (5 + len(names)) + "|---|"
+    head = "| rank | trial | " + " | ".join(names) + " | params | FLOPs/seq | baseline | flags | architecture |"
+    sep = "|---" * (6 + len(names)) + "|---|"
     lines += ["## Leaderboard", "", head, sep]
     for i, t in enumerate(top[:15], 1):
         lines.append(_row(i, t, fmt))
@@ -245,7 +271,7 @@ def _row(rank, t: FrozenTrial, fmt) -> str:
     u = t.user_attrs
     values = " | ".join(fmt(v) for v in t.values)
     return (f"| {rank} | {t.number} | {values} | {fmt(u.get('params'))} | {fmt(u.get('flops'))} | "
-            f"{u.get('baseline', '')} | `{u.get('arch', '')}` |")
+            f"{u.get('baseline', '')} | {', '.join(u.get('flags') or [])} | `{u.get('arch', '')}` |")
 
 
 def log_summary_run(study: optuna.Study, plan) -> str | None:

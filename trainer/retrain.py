@@ -32,14 +32,44 @@ class RetrainFailed(RuntimeError):
     """A seed's training failed (e.g. NaN loss); nothing for that seed is written."""
 
 
-def _overridden(group: str) -> bool:
-    """Whether the command line set ``group`` (or one of its keys)."""
+def _command_line_overrides() -> list:
+    """The command line's overrides, parsed by Hydra (none when not run as a Hydra app)."""
     from hydra.core.hydra_config import HydraConfig
+    from hydra.core.override_parser.overrides_parser import OverridesParser
 
     if not HydraConfig.initialized():
-        return False
-    overrides = HydraConfig.get().overrides.task
-    return any(o.lstrip("+~").startswith((f"{group}=", f"{group}.")) for o in overrides)
+        return []
+    return OverridesParser.create().parse_overrides(list(HydraConfig.get().overrides.task))
+
+
+def inherit(group: str, searched: dict, own: dict, overrides: list) -> dict:
+    """A group's config for retraining: the study's, with the command line's keys of that group applied
+    over it (``data.test=other.tsv`` adds a test split to the study's data), or the command's own when
+    the command line picks another option for the whole group (``data=imdb``)."""
+    from omegaconf import OmegaConf
+
+    if any(o.key_or_group == group for o in overrides):
+        return own
+    merged = OmegaConf.create(searched)
+    for o in overrides:
+        if o.key_or_group.startswith(f"{group}."):
+            key = o.key_or_group.removeprefix(f"{group}.")
+            if o.is_delete():
+                parent, _, leaf = key.rpartition(".")
+                node = OmegaConf.select(merged, parent) if parent else merged
+                if node is not None and leaf in node:
+                    del node[leaf]
+            else:
+                OmegaConf.update(merged, key, own_value(own, key), force_add=True)
+    return OmegaConf.to_container(merged, resolve=True)
+
+
+def own_value(own: dict, key: str):
+    """The value the command composed for ``key`` (Hydra has already parsed and resolved it)."""
+    node = own
+    for part in key.split("."):
+        node = node[part]
+    return node
 
 
 def choose(cfg: dict) -> tuple[str, dict, int | None]:
@@ -51,10 +81,10 @@ def choose(cfg: dict) -> tuple[str, dict, int | None]:
             return cfg["arch"], cfg, None
         raise
     searched = study.user_attrs.get("config", {})
-    merged = dict(cfg)
+    merged, overrides = dict(cfg), _command_line_overrides()
     for group in INHERITED:
-        if group in searched and not _overridden(group):
-            merged[group] = searched[group]
+        if group in searched:
+            merged[group] = inherit(group, searched[group], cfg[group], overrides)
     if cfg.get("arch"):
         return cfg["arch"], merged, None
     if cfg.get("trial") is not None:

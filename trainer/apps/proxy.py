@@ -7,6 +7,7 @@ import math
 from omegaconf import DictConfig, OmegaConf
 
 from ..config import check_run_config
+from ..metrics import REFERENCES, flags
 
 
 def format_result(result) -> str:
@@ -16,8 +17,13 @@ def format_result(result) -> str:
         rows.append(("reason", result.reason))
     rows += [(name, _num(value)) for name, value in sorted(result.metrics.items())]
     t = result.timings
+    reference = REFERENCES.get(result.objective_name)
     rows += [
-        ("objective", f"{result.objective_name} = {_num(result.objective)}"),
+        ("objective", f"{result.objective_name} = {_num(result.objective)}"
+                      + (f" ({_num(result.metrics[reference])} for {reference.removeprefix('val/')}: "
+                         f"{'higher' if result.direction == 'maximize' else 'lower'} is better)"
+                         if reference in result.metrics else "")),
+        *([("flags", ", ".join(flags(result.metrics)))] if flags(result.metrics) else []),
         ("parameters", f"{result.params:,}"),
         ("FLOPs / sequence", f"{result.flops:,}"),
         ("optimizer steps", str(result.steps)),

@@ -4,7 +4,7 @@ The DataModules are imported on first use: ``lightning`` takes seconds to import
 corpus and cache functions (reports, benchmarks, tests) never train.
 """
 
-from .baselines import context_free_loss, unigram_loss
+from .baselines import context_free_loss, majority_baseline, unigram_loss
 from .cache import COUNTERS, CorruptCacheError, atomic_write, cached, fingerprint
 from .config import DataConfig, TokenizerConfig
 from .corpus import Corpus, load_split
@@ -46,6 +46,7 @@ __all__ = [
     "check_special_ids",
     "classification_examples",
     "context_free_loss",
+    "majority_baseline",
     "fingerprint",
     "get_tokenizer",
     "load_split",

@@ -1,4 +1,5 @@
-"""Context-free reference losses for masked-LM validation: what a model must beat to be using context."""
+"""Reference values a model must beat: context-free losses for masked-LM validation, and the majority
+class for classification."""
 
 from __future__ import annotations
 
@@ -37,3 +38,19 @@ def context_free_loss(train_ids: torch.Tensor, inputs: torch.Tensor, labels: tor
     weights = torch.linspace(0.01, 0.99, 99, dtype=torch.float64)[:, None]
     visible = -(weights * copies + (1 - weights) * p_target).log().sum(dim=1).min()
     return float((-log_p[target[at_mask]].sum() + visible) / len(target))
+
+
+def majority_baseline(train_labels: torch.Tensor, val_labels: torch.Tensor, n_classes: int) -> dict[str, float]:
+    """What predicting the most frequent training label for every validation example scores: accuracy,
+    Matthews correlation (0: it is constant), F1 of the positive class (two classes), and the loss of
+    predicting the training label frequencies (their cross-entropy with the validation labels)."""
+    train_freq = torch.bincount(train_labels, minlength=n_classes).double()
+    train_freq /= train_freq.sum()
+    val_freq = torch.bincount(val_labels, minlength=n_classes).double()
+    val_freq /= val_freq.sum()
+    majority = int(train_freq.argmax())
+    out = {"val/majority_acc": float(val_freq[majority]), "val/majority_mcc": 0.0,
+           "val/majority_loss": float(-(val_freq * train_freq.clamp_min(1e-12).log()).sum())}
+    if n_classes == 2:  # F1 of class 1: precision = recall's hit rate when class 1 is always predicted
+        out["val/majority_f1"] = float(2 * val_freq[1] / (1 + val_freq[1])) if majority == 1 else 0.0
+    return out

@@ -11,7 +11,7 @@ from lightning.pytorch import LightningDataModule
 from tokenizers import Tokenizer
 from torch.utils.data import DataLoader
 
-from .baselines import context_free_loss, unigram_loss
+from .baselines import context_free_loss, majority_baseline, unigram_loss
 from .batches import MaskingCollate, PaddedBatches, RowBatches, as_batch
 from .config import DataConfig
 from .masking import mask_tokens
@@ -125,6 +125,15 @@ class ClassificationDataModule(LightningDataModule):
         """The training labels' classes 0..n-1 (``check_labels`` made sure each is used), at least 2."""
         labels = _ready(self.train, "n_classes").labels
         return max(2, int(labels.max()) + 1) if len(labels) else 2
+
+    def majority(self, limit_batches: int | None = None) -> dict[str, float]:
+        """The majority-class baseline (``val/majority_acc``, ``_mcc``, ``_f1``, ``_loss``) on the validation
+        examples a run validates on: the first ``limit_batches`` batches (the loader keeps their order), or
+        all. It is the reference every classification result is shown beside."""
+        labels = _ready(self.val, "majority").labels
+        if limit_batches is not None:
+            labels = labels[: limit_batches * self.data.batch_size]
+        return majority_baseline(_ready(self.train, "majority").labels, labels, self.n_classes)
 
     def train_dataloader(self) -> DataLoader:
         return DataLoader(PaddedBatches(_ready(self.train, "train_dataloader")), batch_size=self.data.batch_size,

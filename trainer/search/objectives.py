@@ -4,23 +4,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..config import TaskConfig
+from ..metrics import TASK_METRICS, objective_names
+
+COSTS = ("params", "flops", "latency_ms")
+
 
 @dataclass(frozen=True)
 class Objective:
     """One thing the study optimises: a validation metric of the proxy or a cost of the candidate."""
 
-    name: str  # as users write it: objective, val_loss, val_acc, params, flops, latency_ms
+    name: str  # as users write it: objective, val_loss, val_acc, val_mcc, val_f1, params, flops, latency_ms
     key: str  # where the value comes from: a metric name (val/...) or a cost (params, flops, latency_ms)
     direction: str
 
 
 def objectives_from(names: list[str], task: dict) -> list[Objective]:
     """Resolve ``objectives=[...]``; the first must be a metric of the proxy run."""
-    loss = "val/mlm_loss" if task["name"] == "mlm" else "val/loss"
+    resolved = TaskConfig.from_dict(task)
+    metrics = TASK_METRICS[resolved.name]
     known = {
-        "objective": (task["objective"], task["direction"]),
-        "val_loss": (loss, "minimize"),
-        "val_acc": ("val/acc" if task["name"] != "mlm" else "val/mlm_acc", "maximize"),
+        "objective": (resolved.objective, resolved.direction),
+        **{name: (key, metrics[key]) for name, key in objective_names(task["name"]).items()},
         "params": ("params", "minimize"),
         "flops": ("flops", "minimize"),
         "latency_ms": ("latency_ms", "minimize"),
@@ -29,10 +34,11 @@ def objectives_from(names: list[str], task: dict) -> list[Objective]:
         raise ValueError("objectives=[] is empty; give at least one, e.g. objectives=[val_loss,params]")
     bad = [n for n in names if n not in known]
     if bad:
-        raise ValueError(f"objectives has unknown name {bad[0]!r}; allowed: {', '.join(known)}")
-    if known[names[0]][0] in ("params", "flops", "latency_ms"):
-        raise ValueError(f"objectives[0]={names[0]!r} must be a trained metric (objective, val_loss, val_acc); "
-                         "costs can come after it")
+        raise ValueError(f"objectives has unknown name {bad[0]!r} for task={task['name']}; allowed: "
+                         f"{', '.join(known)}")
+    if known[names[0]][0] in COSTS:
+        trained = ", ".join(n for n, (key, _) in known.items() if key not in COSTS)
+        raise ValueError(f"objectives[0]={names[0]!r} must be a trained metric ({trained}); costs can come after it")
     if len(set(names)) != len(names):
         raise ValueError(f"objectives={list(names)} repeats a name")
     return [Objective(n, *known[n]) for n in names]

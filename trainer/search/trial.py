@@ -16,6 +16,7 @@ from optuna.trial import FrozenTrial, TrialState
 from layernas.search_space import Architecture
 
 from .. import interrupts
+from ..metrics import flags
 from ..optuna_private import beating, reload
 from ..proxy import ProxyResult, run_proxy
 from ..tracking import RunInfo, new_run_id
@@ -128,6 +129,7 @@ class TrialRunner:
         for name in ("steps", "wall_s", "tokens_per_s", "run_dir"):
             trial.set_user_attr(name, getattr(r, name))
         trial.set_user_attr("metrics", {k: v for k, v in r.metrics.items() if math.isfinite(v)})
+        trial.set_user_attr("flags", flags(r.metrics))  # e.g. a constant predictor: its value is no signal
         trial.set_user_attr("curve", [list(p) for p in r.curve])
         if r.reason:
             trial.set_user_attr("reason", r.reason)
@@ -177,7 +179,7 @@ class TrialRunner:
 
     def _reuse(self, trial: optuna.Trial, twin: FrozenTrial) -> tuple[TrialState, list | None]:
         trial.set_user_attr("duplicate_of", twin.number)
-        for name in ("model_params", "steps", "metrics", "latency_ms", "run_dir"):
+        for name in ("model_params", "steps", "metrics", "flags", "latency_ms", "run_dir"):
             if name in twin.user_attrs:
                 trial.set_user_attr(name, twin.user_attrs[name])
         trial.set_user_attr("steps", 0)  # nothing was trained for this trial
