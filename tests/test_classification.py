@@ -112,6 +112,7 @@ def test_a_classification_study_shows_the_majority_baseline_and_flags(constant_h
     report = (folder / "report.md").read_text()
     assert "always predicting the majority class scores val_mcc = 0.0000" in report
     assert "higher is better" in report and "| constant predictor |" in report
+    assert "is tied with #1 (the same value): their order is a tie-break" in report
 
 
 @pytest.mark.parametrize("objective", ["val_acc", "val_mcc", "val_f1", "val_loss"])

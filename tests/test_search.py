@@ -138,7 +138,7 @@ def test_every_sampler_runs_a_search_to_its_trial_count(search_cfg, sampler):
 @pytest.mark.parametrize(("override", "message"), [
     ("study.n_trials=-2", "study.n_trials=-2 must be a positive integer"),
     ("objectives=[params]", "objectives[0]='params' must be a trained metric"),
-    ("objectives=[val_loss,speed]", "objectives has unknown name 'speed'; allowed: objective, val_loss"),
+    ("objectives=[val_loss,speed]", "objectives has unknown name 'speed' for task=mlm; allowed: objective, val_loss"),
     ("study.name=a/b", r"study.name='a/b' is not allowed \(a path, not a name\); allowed: a plain folder name"),
 ])
 def test_bad_search_settings(search_cfg, tmp_path, override, message):

@@ -131,6 +131,15 @@ def ranked(study: optuna.Study) -> list[FrozenTrial]:
     return sorted(done, key=lambda t: sign * t.values[0])
 
 
+def tied_with_best(top: list[FrozenTrial]) -> list[FrozenTrial]:
+    """The other trials whose first objective equals the best's (to 1e-9): which of them leads is a
+    tie-break of Optuna's order, not a result (constant predictors all score the majority class's share)."""
+    if not top:
+        return []
+    best = top[0].values[0]
+    return [t for t in top[1:] if abs(t.values[0] - best) <= 1e-9 * max(1.0, abs(best))]
+
+
 def best_trials(study: optuna.Study) -> list[FrozenTrial]:
     """The best trial, or the Pareto set (several objectives), without duplicates."""
     if len(study.directions) == 1:
@@ -239,6 +248,10 @@ def markdown(study: optuna.Study, images: dict[str, Path]) -> str:
     reference = reference_line(study)
     lines += [reference, ""] if reference else [""]
     top = ranked(study)
+    tied = tied_with_best(top)
+    if tied:
+        lines.insert(len(lines) - 1, f"- the best, #{top[0].number}, is tied with "
+                     + ", ".join(f"#{t.number}" for t in tied) + " (the same value): their order is a tie-break")
     head = "| rank | trial | " + " | ".join(names) + " | params | FLOPs/seq | baseline | flags | architecture |"
     sep = "|---" * (6 + len(names)) + "|---|"
     lines += ["## Leaderboard", "", head, sep]
