@@ -97,7 +97,7 @@ def test_a_constant_predictor_gets_mcc_zero_and_is_flagged(constant_head, tmp_pa
     assert lines["flags"].strip() == "constant predictor"
     majority = float(lines["val/majority_acc"])  # on the same validation slice as val/acc
     assert float(lines["val/acc"]) in (pytest.approx(majority), pytest.approx(1 - majority))  # one class's share
-    assert "for majority_acc: higher is better" in out
+    assert f"(majority class {lines['val/majority_acc'].strip()}; higher is better)" in out
 
 
 def test_a_classification_study_shows_the_majority_baseline_and_flags(constant_head, search_cfg, tmp_path):

@@ -20,7 +20,8 @@ def format_result(result) -> str:
     reference = REFERENCES.get(result.objective_name)
     rows += [
         ("objective", f"{result.objective_name} = {_num(result.objective)}"
-                      + (f" ({_num(result.metrics[reference])} for {reference.removeprefix('val/')}: "
+                      + (f" ({'unigram model' if 'unigram' in reference else 'majority class'} "
+                         f"{_num(result.metrics[reference])}; "
                          f"{'higher' if result.direction == 'maximize' else 'lower'} is better)"
                          if reference in result.metrics else "")),
         *([("flags", ", ".join(flags(result.metrics)))] if flags(result.metrics) else []),
