@@ -3,11 +3,16 @@
     python benchmarks/proxy_signal.py run --seeds 0 1 2                 # the CPU preset, 3 seeds
     python benchmarks/proxy_signal.py run --seeds 0 --budget 10         # 10x the steps, one seed
     python benchmarks/proxy_signal.py run --seeds 0 model.position=learned --tag learned
+    python benchmarks/proxy_signal.py classify --data sst2 --steps 100 300 1000   # classification proxies
+    python benchmarks/proxy_signal.py classify --task pretrain_finetune --pretrain-steps 300 1000 --steps 300
     python benchmarks/proxy_signal.py report                            # markdown tables from all runs
 
 Runs go to a JSON-lines file (one line per run; finished runs are skipped when the command is repeated).
 The report gives mean and std over seeds per architecture, the spread between architectures against
-the seed std, and the Kendall tau between the rankings of different budgets.
+the seed std, and the Kendall tau between the rankings of different budgets. For classification it sets
+each budget's validation accuracy against the majority baseline (always predicting the most frequent
+training label), since a constant predictor already scores that much: a proxy whose accuracy does not
+leave it by more than the seed noise carries no signal.
 """
 
 from __future__ import annotations
@@ -34,10 +39,15 @@ def load_runs(path: Path = RUNS) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
 
 
+def mlm_runs() -> list[dict]:
+    """The masked-LM runs (lines without a ``task`` field predate the classification runs)."""
+    return [r for r in load_runs() if r.get("task", "mlm") == "mlm"]
+
+
 def run(args) -> None:
     from layernas.trainer.proxy import run_proxy
 
-    done = {(r["tag"], r["budget"], r["name"], r["seed"]) for r in load_runs()}
+    done = {(r["tag"], r["budget"], r["name"], r["seed"]) for r in mlm_runs()}
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         base = compose("proxy", overrides=list(args.overrides))
         steps = base.trainer.max_steps * args.budget
@@ -70,7 +80,7 @@ def kendall_tau(a: list[float], b: list[float]) -> float:
 
 
 def report(_args) -> None:
-    runs = [r for r in load_runs() if r["state"] == "complete"]
+    runs = [r for r in mlm_runs() if r["state"] == "complete"]
     groups: dict[tuple, dict[str, list[float]]] = {}
     for r in runs:
         groups.setdefault((r["tag"], r["budget"]), {}).setdefault(r["name"], []).append(r["objective"])
@@ -99,6 +109,9 @@ def report(_args) -> None:
                 order1 = " < ".join(sorted(common, key=means[k1].get))
                 order2 = " < ".join(sorted(common, key=means[k2].get))
                 print(f"\n{k1} vs {k2}: Kendall tau {tau:.2f}\n  {k1}: {order1}\n  {k2}: {order2}")
+    from classify_signal import report_classify
+
+    report_classify(load_runs())
 
 
 def main() -> None:
@@ -110,9 +123,12 @@ def main() -> None:
     r.add_argument("--archs", nargs="+", default=list(ARCHS), choices=list(ARCHS))
     r.add_argument("--tag", default="rotary", help="label of this configuration in the report")
     r.add_argument("overrides", nargs="*", help="Hydra overrides applied to the proxy config")
+    from classify_signal import add_classify_parser, run_classify
+
+    add_classify_parser(sub, ARCHS)
     sub.add_parser("report")
     args = p.parse_args()
-    {"run": run, "report": report}[args.command](args)
+    {"run": run, "classify": run_classify, "report": report}[args.command](args)
 
 
 if __name__ == "__main__":
