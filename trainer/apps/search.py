@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from omegaconf import DictConfig, OmegaConf
 
+from .. import interrupts
 from ..search.plan import plan_search
 
 
 def main(cfg: DictConfig) -> int:
     plan = plan_search(OmegaConf.to_container(cfg, resolve=True))
     print(plan.budget, flush=True)
+    interrupts.check()  # a signal held while the config was checked stops here, before the heavy imports
     from ..search.loop import run_search
 
     run_search(plan)

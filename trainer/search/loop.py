@@ -27,6 +27,7 @@ def run_search(plan: SearchPlan) -> optuna.Study:
     process or in ``study.n_workers`` worker processes; then the final results and the summary run.
     A signal stops it between two storage writes, with the results files up to date."""
     check_storage(plan.cfg["storage"], plan.study_dir)
+    interrupts.check()  # before the seconds of importing torch and Lightning, which a signal waits for
     if plan.n_workers > 1:
         from .workers import start_importing
 
