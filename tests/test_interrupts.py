@@ -202,6 +202,23 @@ def test_ctrl_c_in_the_first_second_twenty_times_then_anywhere_in_the_start_up(t
     check_resumed(tmp_path)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("after", [0.3, 1.0, 1.7])
+def test_ctrl_c_after_the_last_trial_never_kills_the_search_silently(tmp_path, after):
+    """The last trial is told, the results written, Python shuts down (torch takes a second or two): a
+    signal there either stops the command with its one line (130) or comes too late to matter (0), never
+    Python's default death (-2, no message) that hides a finished search."""
+    proc = subprocess.Popen(search_command(tmp_path), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    for line in proc.stdout:
+        if line.startswith("[  3/3]"):
+            break
+    time.sleep(after)
+    code, took, err = stop(proc, signal.SIGINT)
+    assert code == 0 or (code == 130 and "stopped by SIGINT" in err), (code, took, err)
+    assert len(load(tmp_path).get_trials(states=(TrialState.COMPLETE,))) == 3
+
+
 def test_an_error_in_what_an_interruption_left_half_done_exits_as_the_interruption():
     """A signal that cuts an import short can make the next use of that module fail (RecursionError,
     AttributeError): the command must still exit as interrupted (143), not with a traceback and 1."""

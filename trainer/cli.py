@@ -248,6 +248,9 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:  # `layernas search --help | head`: the reader left; say nothing more
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         raise SystemExit(1) from None
+    finally:
+        if argv is None:  # the program itself, not a call from Python: its outcome is decided, and a
+            interrupts.ignore_from_now()  # signal during Python's shut-down must not turn it into a silent -2
 
 
 def signal_name(signum: int) -> str:

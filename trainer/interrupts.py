@@ -83,6 +83,17 @@ def restore() -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+def ignore_from_now() -> None:
+    """Ignore SIGINT and SIGTERM for the rest of the process (main thread only). Python puts the default
+    handlers back when it starts to shut down, and tearing down torch and its kin takes a second more:
+    a signal in that second would kill the process with no message and a code that hides the outcome
+    (a finished search exiting -2). Ignored (which Python's shut-down leaves as it is, unlike a handler),
+    it is dropped and the process exits with its own code."""
+    if threading.current_thread() is threading.main_thread():
+        for signum in SIGNALS:
+            signal.signal(signum, signal.SIG_IGN)
+
+
 def check() -> None:
     """Raise the held signal, if any."""
     if _state.pending is not None:
