@@ -140,6 +140,8 @@ def test_every_sampler_runs_a_search_to_its_trial_count(search_cfg, sampler):
     ("objectives=[params]", "objectives[0]='params' must be a trained metric"),
     ("objectives=[val_loss,speed]", "objectives has unknown name 'speed' for task=mlm; allowed: objective, val_loss"),
     ("study.name=a/b", r"study.name='a/b' is not allowed \(a path, not a name\); allowed: a plain folder name"),
+    ("study.noise_seeds=[1,1]", "study.noise_seeds=[1, 1] must be a list of distinct integers >= 0"),
+    ("study.noise_seeds=[x]", "study.noise_seeds=['x'] must be a list of distinct integers >= 0"),
 ])
 def test_bad_search_settings(search_cfg, tmp_path, override, message):
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):

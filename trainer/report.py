@@ -18,6 +18,7 @@ from . import plots
 from .files import atomic_write_text
 from .metrics import REFERENCES
 from .provenance import git_commit
+from .seed_noise import TIE_SIGMAS, seed_noise, ties, within_noise
 
 BASE_COLUMNS = ["number", "state", "baseline", "arch", "key"]
 # params and flops: the encoder's (what space.max_params and max_flops bound); model_params: with the task head
@@ -164,9 +165,11 @@ def best_document(study: optuna.Study) -> dict:
     best = [_entry(study, t) for t in best_trials(study)]
     baselines = [_entry(study, t) for t in ranked(study) if t.user_attrs.get("baseline")]
     single = len(study.directions) == 1
+    noise = seed_noise(study)
     return {"study": study.study_name, "objectives": study.user_attrs.get("objectives", []),
             "best" if single else "pareto_front": best[0] if single else best,
-            "baselines": baselines, "seed": config.get("seed"), "git_commit": search_commit(study), "config": config}
+            "baselines": baselines, "seed_noise": noise, "ties_with_best": ties(ranked(study), noise) or None,
+            "seed": config.get("seed"), "git_commit": search_commit(study), "config": config}
 
 
 def write_results(study: optuna.Study, study_dir: Path, with_plots: bool = False) -> None:
@@ -246,26 +249,30 @@ def markdown(study: optuna.Study, images: dict[str, Path]) -> str:
              f"{sum(t.user_attrs.get('steps') or 0 for t in trials):,} training steps in all",
              f"- git commit `{search_commit(study)}`; seed {config.get('seed')}"]
     reference = reference_line(study)
-    lines += [reference, ""] if reference else [""]
+    lines += [reference] if reference else []
     top = ranked(study)
+    noise = seed_noise(study)
+    lines += noise_lines(study, top, noise, fmt) + [""]
     tied = tied_with_best(top)
     if tied:
         lines.insert(len(lines) - 1, f"- the best, #{top[0].number}, is tied with "
                      + ", ".join(f"#{t.number}" for t in tied) + " (the same value): their order is a tie-break")
-    head = "| rank | trial | " + " | ".join(names) + " | params | FLOPs/seq | baseline | flags | architecture |"
-    sep = "|---" * (6 + len(names)) + "|---|"
+    head = ("| rank | trial | " + " | ".join(names)
+            + " | vs best | params | FLOPs/seq | baseline | flags | architecture |")
+    sep = "|---" * (7 + len(names)) + "|---|"
+    row = _Row(top[0].values[0] if top else None, noise, fmt)
     lines += ["## Leaderboard", "", head, sep]
     for i, t in enumerate(top[:15], 1):
-        lines.append(_row(i, t, fmt))
+        lines.append(row(i, t))
     base = [t for t in top if t.user_attrs.get("baseline")]
     if base and top:
         lines += ["", "## Baselines against the best", "", head, sep]
         for t in [top[0], *[b for b in base if b.number != top[0].number]]:
-            lines.append(_row(top.index(t) + 1, t, fmt))
+            lines.append(row(top.index(t) + 1, t))
     if len(names) > 1:
         lines += ["", "## Pareto front", "", head, sep]
         for t in best_trials(study):
-            lines.append(_row(top.index(t) + 1 if t in top else "-", t, fmt))
+            lines.append(row(top.index(t) + 1 if t in top else "-", t))
     why = reasons(trials)
     problems = [t for t in trials if t.state in (TrialState.FAIL, TrialState.PRUNED) and t.number in why]
     if problems:
@@ -280,11 +287,56 @@ def markdown(study: optuna.Study, images: dict[str, Path]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _row(rank, t: FrozenTrial, fmt) -> str:
-    u = t.user_attrs
-    values = " | ".join(fmt(v) for v in t.values)
-    return (f"| {rank} | {t.number} | {values} | {fmt(u.get('params'))} | {fmt(u.get('flops'))} | "
-            f"{u.get('baseline', '')} | {', '.join(u.get('flags') or [])} | `{u.get('arch', '')}` |")
+def noise_lines(study: optuna.Study, top: list[FrozenTrial], noise: dict | None, fmt) -> list[str]:
+    """report.md's lines on the seed noise at the study's budget and what the best is tied with."""
+    name = objective_names(study)[0]
+    if noise is None:
+        return [f"- seed noise: not measured; `study.noise_seeds=[1,2]` trains the baselines on two more seeds "
+                f"so that differences of `{name}` within the noise are marked as ties"]
+    per = ", ".join(f"{b} {fmt(v['mean'])} ± {fmt(v['std'])}" for b, v in noise["baselines"].items())
+    lines = [f"- seed noise at this budget: σ = {fmt(noise['std'])} (pooled std of `{name}` over seeds "
+             f"{', '.join(map(str, noise['seeds']))} of the baselines: {per}); values within {TIE_SIGMAS:g}σ = "
+             f"{fmt(noise['tie_within'])} of each other are ties"]
+    tied = ties(top, noise)
+    if len(top) < 2:
+        return lines
+    best, second = top[0], top[1]
+    gap = abs(best.values[0] - second.values[0])
+    if tied["all"]:
+        what = [f"#{n}" + (" (runner-up)" if n == tied["runner_up"] else "")
+                + (f" (baseline {_baseline(study, n)})" if n in tied["baselines"] else "") for n in tied["all"]]
+        lines.append(f"- the best, #{best.number}, is within the seed noise of {', '.join(what)}: at this budget "
+                     "that is a tie, not a win; retrain them on several seeds before choosing")
+    else:
+        lines.append(f"- the best, #{best.number}, leads the runner-up #{second.number} by {fmt(gap)}, more than "
+                     f"{TIE_SIGMAS:g}σ")
+    return lines
+
+
+def _baseline(study: optuna.Study, number: int) -> str:
+    return study.trials[number].user_attrs.get("baseline", "")
+
+
+class _Row:
+    """One leaderboard row; ``vs best`` is the difference to the best's first objective, ``(tie)`` when
+    the seed noise cannot tell them apart."""
+
+    def __init__(self, best: float | None, noise: dict | None, fmt) -> None:
+        self.best, self.noise, self.fmt = best, noise, fmt
+
+    def __call__(self, rank, t: FrozenTrial) -> str:
+        u, fmt = t.user_attrs, self.fmt
+        values = " | ".join(fmt(v) for v in t.values)
+        return (f"| {rank} | {t.number} | {values} | {self._versus(t)} | {fmt(u.get('params'))} | "
+                f"{fmt(u.get('flops'))} | {u.get('baseline', '')} | {', '.join(u.get('flags') or [])} | "
+                f"`{u.get('arch', '')}` |")
+
+    def _versus(self, t: FrozenTrial) -> str:
+        if self.best is None or t.values[0] == self.best:
+            return "best" if self.best is not None else "-"
+        delta = t.values[0] - self.best
+        text = f"{delta:+.4f}"
+        return f"{text} (tie)" if within_noise(t.values[0], self.best, self.noise) else text
 
 
 def log_summary_run(study: optuna.Study, plan) -> str | None:
@@ -307,6 +359,9 @@ def _log_summary_run(study: optuna.Study, plan) -> str | None:
     best = best_trials(study)
     names = objective_names(study)
     summary = {"n_trials": len(study.trials), "best_trials": [t.number for t in best]}
+    noise = seed_noise(study)
+    if noise:
+        summary["seed_noise/std"] = noise["std"]
     if best:
         summary.update({f"best/{n}": v for n, v in zip(names, best[0].values, strict=True)})
         summary["best/arch"] = best[0].user_attrs.get("arch")

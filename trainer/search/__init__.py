@@ -11,7 +11,8 @@ in this list, never one below):
     trial       one trial: sample, reject, reuse a twin or train a proxy, tell Optuna
     runner      one process's trials: claim a slot, run a trial, until the study is full
     workers     ``study.n_workers`` local worker processes, each a runner
-    loop        a whole search: plan, data, study, baselines, runners or workers, final results
+    noise_runs  ``study.noise_seeds``: the baselines again on other seeds, for the seed noise
+    loop        a whole search: plan, data, study, baselines, runners or workers, noise, final results
 
 The commands in ``trainer/apps`` sit on top of this package; ``trainer/optuna_private.py`` holds the
 private Optuna calls it needs.

@@ -18,6 +18,7 @@ from .plan import SearchPlan, plan_search
 from .runner import run_trials
 from .slots import counted
 from .storage import check_storage, storage_url
+from .noise_runs import run_noise_runs
 from .study import enqueue_baselines, open_study
 from .trial import TrialRunner
 
@@ -56,6 +57,8 @@ def run_search(plan: SearchPlan) -> optuna.Study:
         # Alone, or after the workers: a worker that died after its siblings stopped leaves its trial
         # running; failing it here queues it again, and this process runs what is left.
         run_trials(plan, study, runner)
+        if counted(study) >= plan.n_trials:  # not after a timeout: the resumed search measures it
+            run_noise_runs(plan, study)
     except interrupts.Interrupted:
         runner.write_results()
         print(f"\ninterrupted: the running trial is recorded as interrupted; run the same command to resume "
