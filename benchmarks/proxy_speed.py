@@ -8,7 +8,8 @@ For each architecture, in one process and interleaved (a, b, c, a, b, c, ...), t
   (a) a plain loop: forward, masked-position loss, backward, clip, AdamW, scheduler; nothing else;
   (b) the same model in the project's LightningModule and Trainer (its callbacks; no logger, no
       validation), over the same batches;
-  (c) the whole ``run_proxy`` with W&B offline: start-up, data, validation, logging, tear-down.
+  (c) the whole ``run_proxy`` with W&B offline: start-up, data, validation, logging, tear-down;
+      with ``--compile``, also (c) under ``trainer.compile=true`` (compile time included).
 
 (a) and (b) time the steps after the first (warm-up: allocator, kernels); (c) divides the tokens of all
 its steps by its wall time. The ratios b/a and c/a are medians over the pairs. Then the per-step
@@ -188,6 +189,7 @@ def main() -> None:
     p.add_argument("--pairs", type=int, default=3, help="a/b/c repetitions per architecture")
     p.add_argument("--archs", nargs="+", choices=list(ARCHS), default=list(ARCHS))
     p.add_argument("--no-profile", action="store_true", help="skip the torch.profiler breakdown")
+    p.add_argument("--compile", action="store_true", help="also (c) with trainer.compile=true, once per architecture")
     p.add_argument("overrides", nargs="*", default=[], help="Hydra overrides of the proxy config")
     args = p.parse_args()
     from layernas.trainer.logs import quiet_lightning
@@ -218,6 +220,13 @@ def main() -> None:
         for name, t in timings.items():
             print(f"  {name}: first step {t['first_step_s']:.2f} s, train {t['train_s']:.1f} s, "
                   f"validation {t['val_s']:.1f} s, other {t['other_s']:.2f} s ({100 * t['other_frac']:.1f}%)")
+        if args.compile:
+            print("\n(c) with trainer.compile=true: tokens/s over the whole run, against (c) without")
+            for name in args.archs:
+                plain, _ = whole_run(cfg, ARCHS[name])
+                compiled, t = whole_run({**cfg, "trainer": {**cfg["trainer"], "compile": True}}, ARCHS[name])
+                print(f"  {name}: {compiled:,.0f} vs {plain:,.0f} tokens/s ({compiled / plain:.2f}x); first step "
+                      f"{t['warmup_s']:.1f} s longer (compilation), validation {t['val_s']:.1f} s", flush=True)
         if not args.no_profile:
             print("\n(b) per step, ms (torch.profiler):")
             for name in args.archs:

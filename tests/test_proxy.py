@@ -106,3 +106,19 @@ def test_second_cli_run_does_not_tokenize_again(tmp_path):
     assert second.returncode == 0, second.stderr
     assert "tokenized" not in second.stderr + second.stdout and "trained" not in second.stderr + second.stdout
     assert "val/mlm_loss" in second.stdout and "state" in second.stdout
+
+
+@pytest.mark.slow
+def test_a_compiled_encoder_trains_to_the_same_loss_and_keeps_its_weight_names(proxy_cfg):
+    """trainer.compile=true: torch.compile of the encoder in place (Inductor's C++ code on the CPU)."""
+    plain = run_proxy("sa ffn", proxy_cfg("model.dropout=0.0"), keep_model=True)
+    compiled = run_proxy("sa ffn", proxy_cfg("model.dropout=0.0", "trainer.compile=true"), keep_model=True)
+    assert compiled.state == "complete", compiled.reason
+    assert compiled.objective == pytest.approx(plain.objective, abs=1e-3)
+    assert list(compiled.model.state_dict()) == list(plain.model.state_dict())
+    assert compiled.timings["warmup_s"] > plain.timings["warmup_s"]  # the compilation is in the first step
+
+
+def test_trainer_compile_must_be_a_boolean(proxy_cfg):
+    with pytest.raises(ValueError, match="trainer.compile='yes' is not allowed; allowed: true, false"):
+        run_proxy("sa ffn", proxy_cfg("trainer.compile=yes"))

@@ -92,6 +92,20 @@ def test_non_finite_guard_stops_with_a_reason():
     assert trainer.should_stop and guard.reason == "training loss became nan at step 17"
 
 
+def test_non_finite_guard_on_an_accelerator_reads_the_loss_every_few_steps_and_names_the_first_bad_step():
+    guard = NonFiniteGuard(every=10, on_device=True)  # as on a GPU, with CPU tensors
+    trainer = FakeTrainer(17, 1.0)
+    guard.on_train_batch_end(trainer, None, {"loss": torch.tensor(math.inf)}, None, 0)
+    assert guard.reason is None and not trainer.should_stop  # not read yet: no synchronisation
+    for step in (18, 19):
+        trainer.global_step = step
+        guard.on_train_batch_end(trainer, None, {"loss": torch.tensor(math.nan if step == 18 else 1.0)}, None, 0)
+    assert not trainer.should_stop
+    trainer.global_step = 20
+    guard.on_train_batch_end(trainer, None, {"loss": torch.tensor(1.0)}, None, 0)
+    assert trainer.should_stop and guard.reason == "training loss became not finite at step 17"
+
+
 def test_redact_masks_passwords_and_keys():
     cfg = {"storage": {"url": "postgresql+psycopg2://bob:s3cr3t@db:5432/nas"}, "wandb_api_key": "abc",
            "list": ["mysql://u:p@h/db"], "plain": "no secret"}

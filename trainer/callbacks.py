@@ -78,16 +78,44 @@ class AttachLogger(pl.Callback):
 
 
 class NonFiniteGuard(pl.Callback):
-    """Stops training at the first NaN/inf training loss and keeps the reason."""
+    """Stops training at the first NaN/inf training loss and keeps the reason (with its step).
 
-    def __init__(self) -> None:
+    Reading a loss on the host waits for the accelerator, so on a GPU the check stays on the device (the
+    first bad step is kept in a tensor) and is read every ``every`` steps: a stop at most that many steps
+    late, instead of a synchronisation at every step. On the CPU the loss is read at once (it costs nothing).
+    """
+
+    def __init__(self, every: int = 10, on_device: bool | None = None) -> None:
+        self.every, self.on_device = every, on_device  # on_device None: on any device but the CPU
         self.reason: str | None = None
+        self._first_bad: torch.Tensor | None = None  # () int64 on the loss's device: -1 while all finite
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
-        if loss is not None and not torch.isfinite(loss).all():
-            self.reason = f"training loss became {float(loss)} at step {trainer.global_step}"
-            trainer.should_stop = True
+        if loss is None:
+            return
+        loss = loss.detach()
+        if not (loss.device.type != "cpu" if self.on_device is None else self.on_device):
+            if not torch.isfinite(loss).all():
+                self._stop(trainer, float(loss), trainer.global_step)
+            return
+        if self._first_bad is None:
+            self._first_bad = torch.full((), -1, dtype=torch.long, device=loss.device)
+        bad = ~torch.isfinite(loss).all() & (self._first_bad < 0)
+        self._first_bad = torch.where(bad, trainer.global_step, self._first_bad)
+        if trainer.global_step % self.every == 0:
+            self._read(trainer)
+
+    def on_train_end(self, trainer, module) -> None:
+        self._read(trainer)  # the last steps since the last read
+
+    def _read(self, trainer) -> None:
+        if self._first_bad is not None and self.reason is None and int(self._first_bad) >= 0:
+            self._stop(trainer, float("nan"), int(self._first_bad), what="not finite")
+
+    def _stop(self, trainer, value: float, step: int, what: str | None = None) -> None:
+        self.reason = f"training loss became {what or value} at step {step}"
+        trainer.should_stop = True
 
 
 class Stopwatch(pl.Callback):
@@ -103,6 +131,7 @@ class Stopwatch(pl.Callback):
         self.train_s = self.val_s = 0.0
         self.steps = self.tokens = 0
         self._t = self._v = 0.0
+        self._first = 0.0  # the first step's own time (it pays torch.compile and the allocator's warm-up)
 
     def on_train_batch_start(self, trainer, module, batch, batch_idx) -> None:
         self._t = time.perf_counter()
@@ -113,7 +142,14 @@ class Stopwatch(pl.Callback):
         self.steps += 1
         self.tokens += batch["input_ids"].numel()  # positions processed, padding included
         if self.first_step_s is None:
-            self.first_step_s = now - self.start
+            self.first_step_s, self._first = now - self.start, now - self._t
+
+    @property
+    def warmup_s(self) -> float:
+        """How much longer the first step took than the mean of the others (compilation, when on)."""
+        if self.steps < 2:
+            return 0.0
+        return max(0.0, self._first - (self.train_s - self._first) / (self.steps - 1))
 
     def on_validation_start(self, trainer, module) -> None:
         self._v = time.perf_counter()

@@ -55,6 +55,7 @@ class TrainerConfig:
     threads: int | None = None
     log_every_n_steps: int = 10
     progress_bar: bool | str = "auto"  # auto: only when the output is a terminal
+    compile: bool = False  # torch.compile the encoder; its compile time is part of the first step
     optim: OptimConfig = field(default_factory=OptimConfig)
 
     def __post_init__(self) -> None:
@@ -68,6 +69,8 @@ class TrainerConfig:
             raise ValueError(f"trainer.precision={self.precision!r} is not allowed; allowed: {', '.join(PRECISIONS)}")
         if self.progress_bar not in (True, False, "auto"):
             raise ValueError(f"trainer.progress_bar={self.progress_bar!r} is not allowed; allowed: auto, true, false")
+        if not isinstance(self.compile, bool):
+            raise ValueError(f"trainer.compile={self.compile!r} is not allowed; allowed: true, false")
         if isinstance(self.optim, dict):
             object.__setattr__(self, "optim", from_dict(OptimConfig, self.optim, "trainer.optim"))
 

@@ -154,7 +154,10 @@ def _fit(ctx: _Context, module, datamodule, max_steps: int, monitor: str, trial=
 
 
 def _encoder(arch, cfg: dict, vocab_size: int, seq_len: int):
-    return build_encoder(arch, vocab_size, seq_len, ModelConfig.from_dict(cfg["model"]))
+    encoder = build_encoder(arch, vocab_size, seq_len, ModelConfig.from_dict(cfg["model"]))
+    if cfg["trainer"].get("compile"):
+        encoder.compile()  # in place: the weights keep their names (export, load_retrained)
+    return encoder
 
 
 def _run_mlm(arch, ctx: _Context, max_steps: int | None = None):
@@ -283,7 +286,8 @@ def _fill(result: ProxyResult, phase: _Phase, model, dm, arch, mcfg) -> None:
 def _timings(clock: Stopwatch, wall: float) -> dict[str, float]:
     other = wall - clock.train_s - clock.val_s
     return {"first_step_s": clock.first_step_s or float("nan"), "train_s": clock.train_s, "val_s": clock.val_s,
-            "other_s": other, "other_frac": other / wall if wall else float("nan")}
+            "other_s": other, "other_frac": other / wall if wall else float("nan"),
+            "warmup_s": clock.warmup_s}
 
 
 __all__ = ["ProxyResult", "RunInfo", "run_proxy", "resolve_precision"]

@@ -32,6 +32,8 @@ def format_result(result) -> str:
         ("wall time", f"{result.wall_s:.1f} s (first step after {t.get('first_step_s', math.nan):.1f} s; "
                       f"{100 * t.get('other_frac', math.nan):.1f}% outside train/val steps)"),
     ]
+    if t.get("warmup_s", 0.0) >= 1.0:  # torch.compile (trainer.compile=true) or a slow first allocation
+        rows.append(("first step", f"{t['warmup_s']:.1f} s longer than the others (compilation and warm-up)"))
     if result.run_dir:
         rows.append(("W&B run", result.run_dir))
     width = max(len(k) for k, _ in rows)
