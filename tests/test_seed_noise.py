@@ -80,7 +80,8 @@ def test_a_search_trains_the_baselines_on_the_noise_seeds_once(search_cfg, tmp_p
 
     calls = []
     real = noise_runs.run_proxy
-    monkeypatch.setattr(noise_runs, "run_proxy", lambda arch, cfg, **kw: calls.append(cfg["seed"]) or real(arch, cfg, **kw))
+    monkeypatch.setattr(noise_runs, "run_proxy",
+                        lambda arch, cfg, **kw: calls.append(cfg["seed"]) or real(arch, cfg, **kw))
     cfg = search_cfg("study.n_trials=2", "study.noise_seeds=[0,1]")  # seed 0 is the study's own: not again
     study = run_search(cfg)
     assert calls == [1, 1]

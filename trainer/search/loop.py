@@ -14,11 +14,11 @@ import optuna
 from .. import interrupts
 from ..report import clear_results, log_summary_run
 from ..secrets import redact
+from .noise_runs import run_noise_runs
 from .plan import SearchPlan, plan_search
 from .runner import run_trials
 from .slots import counted
 from .storage import check_storage, storage_url
-from .noise_runs import run_noise_runs
 from .study import enqueue_baselines, open_study
 from .trial import TrialRunner
 
