@@ -30,9 +30,10 @@ def load(tmp_path) -> optuna.Study:
     return optuna.load_study(study_name="k", storage=f"sqlite:///{tmp_path / 'k' / 'study.db'}")
 
 
-def running_trial(tmp_path, deadline: float):
-    """A running trial whose worker has started training (has its architecture), or None at the deadline."""
-    while time.time() < deadline:
+def running_trial(tmp_path, deadline: float, proc: subprocess.Popen | None = None):
+    """A running trial whose worker has started training (has its architecture), or None at the deadline
+    or once ``proc`` has exited."""
+    while time.time() < deadline and (proc is None or proc.poll() is None):
         try:
             for t in load(tmp_path).get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
                 if "arch" in t.user_attrs and t.user_attrs.get("pid"):
@@ -43,10 +44,12 @@ def running_trial(tmp_path, deadline: float):
     return None
 
 
-def kill_one(tmp_path, rng) -> tuple[list[int], dict]:
+def kill_one(tmp_path, rng, proc: subprocess.Popen) -> tuple[list[int], dict]:
     """SIGKILL the worker of a running trial at a random moment; return the trials it was running (none if
     it was between trials) and the values of every trial complete at that moment."""
-    assert running_trial(tmp_path, time.time() + 180) is not None, "no trial started"
+    if running_trial(tmp_path, time.time() + 180, proc) is None:
+        proc.kill()
+        raise AssertionError(f"no trial started; the search exited {proc.wait()}: {proc.stderr.read()[-3000:]}")
     time.sleep(rng.uniform(0.0, 1.0))
     while True:  # the chosen worker may finish its trial and stop just before the signal: take another
         trial = running_trial(tmp_path, time.time() + 60)
@@ -90,7 +93,7 @@ def kill_rounds(tmp_path, rounds: int, steps: int) -> None:
         n += 3
         proc = subprocess.Popen(command(tmp_path, n, 2, steps), cwd=ROOT, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, text=True)
-        hit, done = kill_one(tmp_path, rng)
+        hit, done = kill_one(tmp_path, rng, proc)
         killed.update({number: done for number in hit})
         _, err = proc.communicate(timeout=600)
         assert proc.returncode == 0, err

@@ -1,6 +1,8 @@
 """Several worker processes on one study: journal file and a real PostgreSQL server."""
 
 import csv
+import subprocess
+import sys
 import time
 
 import pytest
@@ -89,3 +91,27 @@ def test_workers_fork_from_a_server_that_has_imported_torch_and_runs_no_thread()
     assert "libtorch_cpu" in (server / "maps").read_text()
     threads = next(line for line in (server / "status").read_text().splitlines() if line.startswith("Threads:"))
     assert threads.split() == ["Threads:", "1"]  # forking copies no thread pool (OpenMP, tokenizers) into workers
+
+
+OPEN_AT = """
+import sys, time
+from pathlib import Path
+from layernas.trainer.search.storage import make_storage
+start = float(sys.argv[2])
+while time.time() < start:
+    pass
+make_storage({"kind": "sqlite", "heartbeat_interval": 1, "grace_period": 4}, Path(sys.argv[1]))
+"""
+
+
+def test_processes_that_open_one_fresh_database_at_the_same_moment_all_succeed(tmp_path):
+    # Optuna creates the tables and stamps the schema version without a lock: a second worker (or a
+    # `layernas report`) that starts with the first used to fail with "table studies already exists".
+    for round_ in range(3):
+        folder = tmp_path / str(round_)
+        folder.mkdir()
+        start = time.time() + 8
+        procs = [subprocess.Popen([sys.executable, "-c", OPEN_AT, str(folder), str(start)], stderr=subprocess.PIPE,
+                                  text=True) for _ in range(3)]
+        errors = [p.communicate(timeout=120)[1] for p in procs]
+        assert [p.returncode for p in procs] == [0, 0, 0], "\n".join(e.strip().splitlines()[-1] for e in errors if e)

@@ -4,6 +4,7 @@ journal file; and what happens to a trial whose worker died."""
 from __future__ import annotations
 
 import os
+import time
 import warnings
 from pathlib import Path
 
@@ -37,8 +38,6 @@ def check_storage(storage: dict, study_dir: Path) -> None:
         return
     import sqlalchemy
 
-
-
     try:
         engine = sqlalchemy.create_engine(url, **_engine_kwargs(url))
         with engine.connect():
@@ -67,12 +66,36 @@ def make_storage(storage: dict, study_dir: Path):
         check_journal(url)
         return optuna.storages.JournalStorage(JournalFileBackend(url))
     heartbeat = storage.get("heartbeat_interval")
+    kwargs = {"engine_kwargs": _engine_kwargs(url), "heartbeat_interval": heartbeat,
+              "grace_period": storage.get("grace_period"),
+              "heartbeat_stale_trial_callback": StaleTrialHandler(storage.get("max_retry", 3)) if heartbeat else None}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # heartbeats are "experimental"
-        return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url), heartbeat_interval=heartbeat,
-                                          grace_period=storage.get("grace_period"),
-                                          heartbeat_stale_trial_callback=StaleTrialHandler(storage.get("max_retry", 3))
-                                          if heartbeat else None)
+        return _rdb_storage(url, kwargs)
+
+
+def _rdb_storage(url: str, kwargs: dict, attempts: int = 5):
+    """``RDBStorage``, tried again when another process was creating the same fresh database at the same
+    moment: Optuna creates the tables and stamps the schema version without a lock, so the loser of that race
+    gets "table ... already exists" or a duplicate version row, and a second try finds the finished schema."""
+    import sqlalchemy.exc
+
+    for attempt in range(attempts - 1):
+        try:
+            return optuna.storages.RDBStorage(url, **kwargs)
+        except sqlalchemy.exc.DBAPIError as e:
+            if not _schema_race(e):
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    return optuna.storages.RDBStorage(url, **kwargs)
+
+
+def _schema_race(error) -> bool:
+    """A failure that another process creating the same schema explains (not a wrong password or host)."""
+    import sqlalchemy.exc
+
+    text = str(error.orig or error).lower()
+    return isinstance(error, sqlalchemy.exc.IntegrityError) or "already exists" in text or "locked" in text
 
 
 class StaleTrialHandler:
