@@ -23,7 +23,8 @@ from layernas.trainer.search.settings import StorageConfig, StudyConfig
 from layernas.trainer.search.storage import storage_url
 from layernas.trainer.tracking import LoggerConfig
 
-REQUIRED = {"retrain": ["study.name=x"], "report": ["study.name=x"]}  # what a command cannot do without
+# what a command cannot do without
+REQUIRED = {"retrain": ["study.name=x"], "report": ["study.name=x"], "audit": ["study.name=x"]}
 OWN_FILE = "data.train"  # the own-file data options (csv, tsv, jsonl, text) ask for it and only for it
 
 
@@ -46,7 +47,7 @@ PRESETS = group_options("experiment")
 
 def test_the_lists_are_not_empty():
     """The parametrisation below is read from conf/; an empty folder or a broken listing would pass vacuously."""
-    assert set(COMMANDS) == {"search", "retrain", "report", "proxy"}
+    assert set(COMMANDS) == {"search", "retrain", "report", "proxy", "audit"}
     assert len(GROUPS["search"]) == 9 and GROUPS["report"] == ["storage"]
     assert set(GROUPS["retrain"]) == {"data", "task", "model", "trainer", "storage", "logger"}
     assert {"smoke", "cpu_demo", "gpu_small"} <= set(PRESETS) and "_base" not in group_options("data")

@@ -13,7 +13,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from layernas.trainer.search.slots import counted, retried_numbers
+from layernas.trainer.search.slots import counted, pid_alive, retried_numbers
 from tests.conftest import TINY
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,12 +31,13 @@ def load(tmp_path) -> optuna.Study:
 
 
 def running_trial(tmp_path, deadline: float, proc: subprocess.Popen | None = None):
-    """A running trial whose worker has started training (has its architecture), or None at the deadline
-    or once ``proc`` has exited."""
+    """A running trial whose worker is alive and has started training (has its architecture), or None at
+    the deadline or once ``proc`` has exited. A trial whose worker was killed in an earlier round stays
+    RUNNING until the search fails it: it is not a target."""
     while time.time() < deadline and (proc is None or proc.poll() is None):
         try:
             for t in load(tmp_path).get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-                if "arch" in t.user_attrs and t.user_attrs.get("pid"):
+                if "arch" in t.user_attrs and pid_alive(t.user_attrs.get("pid")):
                     return t
         except (KeyError, optuna.exceptions.StorageInternalError, Exception):  # noqa: B014  (not created yet)
             pass
@@ -52,7 +53,7 @@ def kill_one(tmp_path, rng, proc: subprocess.Popen) -> tuple[list[int], dict]:
         raise AssertionError(f"no trial started; the search exited {proc.wait()}: {proc.stderr.read()[-3000:]}")
     time.sleep(rng.uniform(0.0, 1.0))
     while True:  # the chosen worker may finish its trial and stop just before the signal: take another
-        trial = running_trial(tmp_path, time.time() + 60)
+        trial = running_trial(tmp_path, time.time() + 60, proc)
         states = [(t.number, t.state.name) for t in load(tmp_path).trials]
         assert trial is not None, f"no running trial left to kill: {states}"
         pid = trial.user_attrs["pid"]
@@ -115,7 +116,7 @@ def kill_rounds(tmp_path, rounds: int, steps: int) -> None:
 
 
 def test_killed_workers_lose_nothing(tmp_path):
-    kill_rounds(tmp_path, rounds=2, steps=100)
+    kill_rounds(tmp_path, rounds=2, steps=150)
 
 
 @pytest.mark.slow

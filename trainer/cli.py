@@ -47,6 +47,12 @@ def _report(cfg):
     return main(cfg)
 
 
+def _audit(cfg):
+    from .apps.audit import main
+
+    return main(cfg)
+
+
 def _proxy(cfg):
     from .apps.proxy import main
 
@@ -58,6 +64,8 @@ COMMANDS = {
     "retrain": Command("retrain", "retrain a study's best (or any) architecture with the full budget",
                        _retrain),
     "report": Command("report", "rebuild a study's report.md, best.yaml, trials.csv and plots", _report),
+    "audit": Command("audit", "measure how well a study's proxy ranks its architectures against longer training",
+                     _audit),
     "proxy": Command("proxy", "train one architecture with a short proxy run and print its metrics",
                      _proxy),
 }
@@ -73,6 +81,7 @@ Examples:
   layernas search space=lvbert sampler=nsga2 objectives=[val_loss,params] study.n_trials=40
   layernas retrain study.name=smoke seeds=[0,1,2]
   layernas report study.name=smoke
+  layernas audit study.name=smoke audit.k=3 audit.budgets=[3] audit.seeds=[0,1]
   layernas proxy arch="sdconv(k=9) ffn sa ffn" task=mlm trainer.max_steps=200
 """
 

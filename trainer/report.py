@@ -183,7 +183,7 @@ def write_results(study: optuna.Study, study_dir: Path, with_plots: bool = False
     else:
         (study_dir / "best.yaml").unlink(missing_ok=True)  # it would name a best the storage does not have
     images = draw(study, study_dir / "plots") if with_plots else _existing_images(study_dir / "plots")
-    atomic_write_text(study_dir / "report.md", markdown(study, images))
+    atomic_write_text(study_dir / "report.md", markdown(study, images, audit_lines(study_dir)))
 
 
 DERIVED = ("trials.csv", "best.yaml", "report.md")
@@ -229,7 +229,23 @@ def draw(study: optuna.Study, folder: Path) -> dict[str, Path]:
     return images
 
 
-def markdown(study: optuna.Study, images: dict[str, Path]) -> str:
+def audit_lines(study_dir: Path) -> list[str]:
+    """report.md's lines on the study's audit (``layernas audit``), if it has one."""
+    import json
+
+    path = study_dir / "audit" / "audit.json"
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return []
+    taus = ", ".join(f"{name}: tau {r['tau']:.2f} (95% CI {r['tau_ci'][0]:.2f} to {r['tau_ci'][1]:.2f})"
+                     for name, r in doc.get("agreement", {}).items() if r.get("tau") is not None)
+    return [f"- audit of the proxy ranking ([audit/audit.md](audit/audit.md), {len(doc.get('archs', []))} "
+            f"architectures, seeds {doc.get('seeds')}): {taus or 'no budget finished'}",
+            f"- {doc.get('recommendation', {}).get('line', '')}"]
+
+
+def markdown(study: optuna.Study, images: dict[str, Path], audit: list[str] | None = None) -> str:
     """report.md: counts, leaderboard, baselines against the best, the Pareto set, failures, plots."""
     from .search.format import fmt
 
@@ -252,7 +268,7 @@ def markdown(study: optuna.Study, images: dict[str, Path]) -> str:
     lines += [reference] if reference else []
     top = ranked(study)
     noise = seed_noise(study)
-    lines += noise_lines(study, top, noise, fmt) + [""]
+    lines += noise_lines(study, top, noise, fmt) + (audit or []) + [""]
     tied = tied_with_best(top)
     if tied:
         lines.insert(len(lines) - 1, f"- the best, #{top[0].number}, is tied with "

@@ -84,6 +84,16 @@ class TrialSlots:
         finally:
             release()
 
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Hold the lock for the ``with`` block (for work other than trial slots, e.g. audit claims)."""
+        with interrupts.interruptible():
+            release = self._acquire()
+        try:
+            yield
+        finally:
+            release()
+
     def _acquire(self):
         """Take the lock; returns the function that gives it back."""
         if self._pg is None:
