@@ -47,6 +47,16 @@ def test_search_report_retrain_round_trip(tmp_path):
 
     model = load_retrained(folders[0], seed=1)
     assert model.encoder.config.d_model == 32 and not model.training
+    assert oct((folders[0] / "model-seed1.safetensors").stat().st_mode & 0o777) == "0o644"
+
+    out = cli("report", "study.name=t", results)  # the retrained metrics join the report, their data named
+    assert out.returncode == 0, out.stderr
+    report = (tmp_path / "t" / "report.md").read_text()
+    assert "## Retrained" in report
+    section = report.split("## Retrained", 1)[1].splitlines()
+    row = next(line for line in section if line.startswith(f"| {metrics['trial']} | "))
+    assert f"{metrics['mean']:.4f} +- {metrics['std']:.4f}" in row
+    assert "| the first 2 batches | 6 | 2 |" in row and "Proxy values are on the first 2 batches" in report
 
 
 def _running_trial(db: Path) -> bool:

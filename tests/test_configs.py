@@ -163,3 +163,18 @@ def test_retrain_with_the_search_preset_runs_from_the_command_line(tmp_path):
                          cwd=tmp_path, timeout=120)
     assert bad.returncode == 2 and bad.stderr.startswith("error: unknown key 'study.n_trialz'")
     assert len(bad.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("override", ["pruner=none", "pruner=hyperband", "sampler=random", "sampler=nsga2"])
+def test_a_preset_tuning_the_default_option_works_with_another_option(override, capsys):
+    """experiment=cpu_demo sets the median pruner's and TPE's keys; another option chosen on the command
+    line ignores the keys its class does not take, with a note, instead of failing in Optuna."""
+    from layernas.trainer.search.samplers import _note, make_pruner, make_sampler
+
+    _note.cache_clear()  # the note is printed once per process
+    cfg = plain(_compose("search", ["experiment=cpu_demo", override]))
+    make_sampler(cfg["sampler"], 1)
+    make_pruner(cfg["pruner"], 1)
+    err = capsys.readouterr().err
+    if override in ("pruner=none", "sampler=random"):  # neither takes n_startup_trials
+        assert f"note: {override} takes no n_startup_trials" in err

@@ -36,6 +36,9 @@ def test_search_writes_results_and_enqueues_baselines_first(search_cfg, tmp_path
     assert "## Leaderboard" in report and "## Baselines against the best" in report
     assert (folder / "plots" / "history.png").stat().st_size > 0 and (folder / "plots" / "op_by_position.png").exists()
     assert (folder / "study.db").exists()
+    html = (folder / "plots" / "history.html").read_text()  # works offline: plotly.js from a file beside it
+    assert "cdn.plot.ly" not in html and 'src="plotly.min.js"' in html
+    assert (folder / "plots" / "plotly.min.js").stat().st_size > 1_000_000
 
 
 def test_same_command_with_more_trials_tops_the_study_up(search_cfg):
@@ -54,6 +57,9 @@ def test_identical_networks_are_trained_once(search_cfg, tmp_path):
     assert all(t.value == first.value for t in rest)
     rows = read_csv(tmp_path / "results" / "t" / "trials.csv")
     assert [r["duplicate_of"] for r in rows] == ["", "0", "0"]
+    report = (tmp_path / "results" / "t" / "report.md").read_text()  # the leaderboard's one row says so
+    assert "2 trials sampled a network already trained and reused its result (#1 same as #0, #2 same as #0)" in report
+    assert "| 1 | 0 (= #1, #2) |" in report
 
 
 def _median_params(space, n: int = 60) -> int:

@@ -40,6 +40,8 @@ def test_adamw_skips_decay_on_norms_biases_and_embeddings():
     (TrainerConfig, {"precision": "8-bit"}, "trainer.precision='8-bit' is not allowed; allowed: auto"),
     (TrainerConfig, {"optim": {"schedule": "step"}}, "optim.schedule='step' is not allowed; allowed: linear"),
     (TrainerConfig, {"optim": {"lrr": 1}}, "unknown trainer.optim key 'lrr'"),
+    (TrainerConfig, {"status_every_s": 0}, "trainer.status_every_s=0 is not allowed; allowed: a number of seconds"),
+    (TrainerConfig, {"status_every_s": "often"}, "trainer.status_every_s='often' is not allowed"),
     (TaskConfig, {"name": "qa"}, "task.name='qa' is not allowed; allowed: mlm, classify, pretrain_finetune"),
     (TaskConfig, {"direction": "up"}, "task.direction='up' is not allowed"),
 ])
@@ -139,3 +141,16 @@ def test_taken_slots_come_from_one_read_of_the_storage():
             return [t for t in trials if states is None or t.state in states]
 
     assert taken(FinishingStudy()) == 1
+
+
+def test_atomic_writes_are_readable_by_everyone_whatever_the_writer(tmp_path):
+    import os
+
+    import torch
+    from safetensors.torch import save_model
+
+    from layernas.trainer.files import atomic_write, atomic_write_text
+
+    atomic_write(tmp_path / "w.safetensors", lambda tmp: save_model(torch.nn.Linear(2, 2), tmp))
+    atomic_write_text(tmp_path / "a.txt", "x")
+    assert [oct(os.stat(tmp_path / n).st_mode & 0o777) for n in ("w.safetensors", "a.txt")] == ["0o644", "0o644"]

@@ -4,6 +4,7 @@ timing of where a run's wall time goes."""
 from __future__ import annotations
 
 import math
+import sys
 import time
 
 import lightning.pytorch as pl
@@ -158,6 +159,40 @@ class Stopwatch(pl.Callback):
         self.val_s += time.perf_counter() - self._v
 
 
+class StatusLine(pl.Callback):
+    """Off a terminal (a log file, a batch job), one line on stderr at most every ``every_s`` seconds:
+    step s/N, tokens/s, the last validation value and the time left, so a long run is never silent."""
+
+    def __init__(self, label: str, every_s: float) -> None:
+        self.label, self.every_s = label, every_s
+        self._start = self._last = 0.0
+        self._tokens = 0
+
+    def on_train_start(self, trainer, module) -> None:
+        self._start = self._last = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        self._tokens += batch["input_ids"].numel()
+        now = time.perf_counter()
+        if now - self._last < self.every_s:
+            return
+        self._last = now
+        step, total, elapsed = trainer.global_step, trainer.max_steps, now - self._start
+        left = elapsed / max(step, 1) * (total - step)
+        val = next(((k, v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")), None)
+        shown = f" | {val[0]} {float(val[1]):.4f}" if val is not None else ""
+        print(f"  {self.label}: step {step}/{total} | {self._tokens / elapsed:,.0f} tokens/s{shown} | "
+              f"{int(left) // 60}m{int(left) % 60:02d}s left", file=sys.stderr, flush=True)
+
+
+def _with_width(bar, width: int = 100):
+    """A bar drawn at ``width`` columns on a terminal that reports none (a pseudo-terminal opened by
+    ``script`` or ``pty.fork`` without a size): tqdm would draw an empty line there."""
+    if bar.ncols is not None and bar.ncols < 1:  # tqdm reads 0 or -1 columns and rows there
+        bar.dynamic_ncols, bar.ncols, bar.nrows = False, width, None
+    return bar
+
+
 class StepProgressBar(TQDMProgressBar):
     """One bar over the run's optimizer steps (``max_steps``), not one per epoch: a proxy run is measured
     in steps and usually ends inside its first epoch."""
@@ -165,6 +200,12 @@ class StepProgressBar(TQDMProgressBar):
     def __init__(self, description: str = "train") -> None:
         super().__init__(leave=False)
         self.description = description
+
+    def init_train_tqdm(self):
+        return _with_width(super().init_train_tqdm())
+
+    def init_validation_tqdm(self):
+        return _with_width(super().init_validation_tqdm())
 
     def on_train_epoch_start(self, trainer, *_) -> None:
         if trainer.current_epoch == 0 or self.train_progress_bar.total != trainer.max_steps:

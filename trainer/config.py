@@ -55,6 +55,7 @@ class TrainerConfig:
     threads: int | None = None
     log_every_n_steps: int = 10
     progress_bar: bool | str = "auto"  # auto: only when the output is a terminal
+    status_every_s: float | None = 30.0  # without a bar: a status line at most this often (null: none)
     compile: bool = False  # torch.compile the encoder; its compile time is part of the first step
     optim: OptimConfig = field(default_factory=OptimConfig)
 
@@ -69,6 +70,11 @@ class TrainerConfig:
             raise ValueError(f"trainer.precision={self.precision!r} is not allowed; allowed: {', '.join(PRECISIONS)}")
         if self.progress_bar not in (True, False, "auto"):
             raise ValueError(f"trainer.progress_bar={self.progress_bar!r} is not allowed; allowed: auto, true, false")
+        if self.status_every_s is not None and (isinstance(self.status_every_s, bool)
+                                                or not isinstance(self.status_every_s, (int, float))
+                                                or self.status_every_s <= 0):
+            raise ValueError(f"trainer.status_every_s={self.status_every_s!r} is not allowed; allowed: a number of "
+                             "seconds > 0, or null for none")
         if not isinstance(self.compile, bool):
             raise ValueError(f"trainer.compile={self.compile!r} is not allowed; allowed: true, false")
         if isinstance(self.optim, dict):

@@ -18,8 +18,10 @@ def atomic_write(path: str | os.PathLike, writer: Callable[[str], None]) -> None
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; results and caches are meant to be shared
         writer(tmp)
+        # mkstemp makes the file private, and a writer that opens it again (safetensors) keeps that mode;
+        # results and caches are meant to be shared
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

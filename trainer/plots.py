@@ -15,6 +15,7 @@ from optuna.trial import FrozenTrial, TrialState
 from .files import atomic_write_bytes
 
 _OP = re.compile(r"^([a-z]+)")
+PLOTLY_JS = "plotly.min.js"  # beside the HTML plots (offline)
 
 
 def _figure():
@@ -89,8 +90,11 @@ def op_by_position(trials: list[FrozenTrial], name: str, path: Path) -> Path | N
             cells.setdefault((i, _OP.match(sub).group(1)), []).append(t.values[0])
     if not cells:
         return None
-    positions = sorted({i for i, _ in cells})
-    ops = sorted({op for _, op in cells})
+    # a position where every trial has the same op (the ffn slots of an interleaved space) says nothing
+    positions = sorted(i for i in {i for i, _ in cells} if sum(1 for j, _ in cells if j == i) > 1)
+    if not positions:
+        return None
+    ops = sorted({op for i, op in cells if i in positions})
     grid = [[statistics.mean(cells[(i, op)]) if (i, op) in cells else math.nan for op in ops] for i in positions]
     plt = _figure()
     fig, ax = plt.subplots(figsize=(1.1 * len(ops) + 2, 0.45 * len(positions) + 1.5))
@@ -98,8 +102,10 @@ def op_by_position(trials: list[FrozenTrial], name: str, path: Path) -> Path | N
     for r, i in enumerate(positions):
         for c, op in enumerate(ops):
             if (i, op) in cells:
+                red, green, blue, _ = image.cmap(image.norm(grid[r][c]))
+                dark = 0.299 * red + 0.587 * green + 0.114 * blue < 0.5  # text that reads on the cell's colour
                 ax.text(c, r, f"{grid[r][c]:.3g}\nn={len(cells[(i, op)])}", ha="center", va="center", fontsize=6,
-                        color="white")
+                        color="white" if dark else "black")
     ax.set_xticks(range(len(ops)), ops)
     ax.set_yticks(range(len(positions)), [f"{i}" for i in positions])
     ax.set_xlabel("op")
@@ -110,8 +116,10 @@ def op_by_position(trials: list[FrozenTrial], name: str, path: Path) -> Path | N
 
 
 def interactive(study: optuna.Study, names: list[str], folder: Path) -> list[Path]:
-    """Optuna's plotly figures as HTML (plotly.js from its CDN, so each file stays small)."""
+    """Optuna's plotly figures as HTML. plotly.js is written once beside them (``plotly.min.js``) and each
+    page loads that file, so the pages work without a network and each stays small."""
     from optuna import visualization as vis
+    from plotly.offline import get_plotlyjs
 
     figures = {"history": lambda: vis.plot_optimization_history(study, target=lambda t: t.values[0],
                                                                 target_name=names[0])}
@@ -125,10 +133,13 @@ def interactive(study: optuna.Study, names: list[str], folder: Path) -> list[Pat
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # e.g. "some regimes have less than 2 trials" in small studies
-                html = make().to_html(include_plotlyjs="cdn", full_html=True)
+                html = make().to_html(include_plotlyjs=PLOTLY_JS, full_html=True)
         except (ValueError, RuntimeError, ZeroDivisionError):
             continue  # e.g. importances when every trial has the same parameters
         path = folder / f"{name}.html"
+        library = get_plotlyjs().encode()
+        if not (folder / PLOTLY_JS).exists() or (folder / PLOTLY_JS).stat().st_size != len(library):
+            atomic_write_bytes(folder / PLOTLY_JS, library)
         atomic_write_bytes(path, html.encode())
         written.append(path)
     return written

@@ -22,7 +22,7 @@ from layernas.search_space import Architecture, MaskedLM, ModelConfig, SequenceC
 from layernas.search_space.cost import count_params, flops
 
 from . import interrupts
-from .callbacks import AttachLogger, NonFiniteGuard, ObjectiveCurve, StepProgressBar, Stopwatch
+from .callbacks import AttachLogger, NonFiniteGuard, ObjectiveCurve, StatusLine, StepProgressBar, Stopwatch
 from .config import TaskConfig, TrainerConfig, check_run_config
 from .data import ClassificationDataModule, DataConfig, MLMDataModule
 from .metrics import flags
@@ -91,6 +91,8 @@ def spawns(tcfg: TrainerConfig) -> bool:
 def _trainer(tcfg: TrainerConfig, max_steps: int, callbacks: list, logger, description: str) -> pl.Trainer:
     if tcfg.shows_progress:
         callbacks = [*callbacks, StepProgressBar(description)]
+    elif tcfg.status_every_s:
+        callbacks = [*callbacks, StatusLine(description, tcfg.status_every_s)]
     if logger is not None and not spawns(tcfg):  # spawned ranks get the logger as it is
         callbacks, logger = [*callbacks, AttachLogger(logger)], None
     return pl.Trainer(
@@ -126,6 +128,7 @@ class _Context:
     logger: object
     trial: object = None
     test: bool = False  # also evaluate the test split after training (retraining)
+    name: str = ""  # what the bar and status lines call the run (t003, retrain s1, audit #2 x3 s0)
 
 
 def _fit(ctx: _Context, module, datamodule, max_steps: int, monitor: str, trial=None, step_offset: int = 0,
@@ -134,7 +137,7 @@ def _fit(ctx: _Context, module, datamodule, max_steps: int, monitor: str, trial=
     asked, evaluate the test split (its metrics are named test/...)."""
     curve = ObjectiveCurve(monitor, trial, step_offset)
     guard = NonFiniteGuard()
-    trainer = _trainer(ctx.tcfg, max_steps, [curve, guard, ctx.clock], ctx.logger, label)
+    trainer = _trainer(ctx.tcfg, max_steps, [curve, guard, ctx.clock], ctx.logger, f"{ctx.name} {label}".strip())
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
@@ -245,7 +248,7 @@ def run_proxy(arch: str | Architecture, cfg, trial=None, run: RunInfo | None = N
     logger = make_logger(cfg.get("logger"), run)
     result = ProxyResult(str(arch), arch.key(), task.name, "failed", task.objective, None, task.direction)
     try:
-        ctx = _Context(cfg, task, tcfg, clock, logger, trial, test)
+        ctx = _Context(cfg, task, tcfg, clock, logger, trial, test, _short_name(run.name, str(arch)))
         with interrupts.interruptible():  # a signal stops training at once
             phase, model, dm = RUNNERS[task.name](arch, ctx)
     except (KeyboardInterrupt, SystemExit) as e:  # Lightning turns Ctrl-C into SystemExit(1) and ignores SIGINT
@@ -267,6 +270,12 @@ def run_proxy(arch: str | Architecture, cfg, trial=None, run: RunInfo | None = N
                **result.metrics, **{f"time/{k}": v for k, v in result.timings.items()}}
     result.run_dir = finish(logger, summary, failed=result.state == "failed")
     return result
+
+
+def _short_name(name: str | None, arch: str) -> str:
+    """The run's name without its architecture (``t003 sa ffn`` -> ``t003``)."""
+    name = name or ""
+    return name[: -len(arch)].strip() if name.endswith(arch) else name
 
 
 def _fill(result: ProxyResult, phase: _Phase, model, dm, arch, mcfg) -> None:

@@ -183,7 +183,10 @@ def write_results(study: optuna.Study, study_dir: Path, with_plots: bool = False
     else:
         (study_dir / "best.yaml").unlink(missing_ok=True)  # it would name a best the storage does not have
     images = draw(study, study_dir / "plots") if with_plots else _existing_images(study_dir / "plots")
-    atomic_write_text(study_dir / "report.md", markdown(study, images, audit_lines(study_dir)))
+    from .search.format import fmt
+
+    extra = {"audit": audit_lines(study_dir), "retrain": retrain_lines(study, study_dir, fmt)}
+    atomic_write_text(study_dir / "report.md", markdown(study, images, extra))
 
 
 DERIVED = ("trials.csv", "best.yaml", "report.md")
@@ -229,6 +232,66 @@ def draw(study: optuna.Study, folder: Path) -> dict[str, Path]:
     return images
 
 
+def twins(trials: list[FrozenTrial]) -> dict[int, list[int]]:
+    """Trials that reused an identical earlier network's result, by the trial they reused."""
+    out: dict[int, list[int]] = {}
+    for t in trials:
+        if t.user_attrs.get("duplicate_of") is not None:
+            out.setdefault(t.user_attrs["duplicate_of"], []).append(t.number)
+    return out
+
+
+def twin_lines(trials: list[FrozenTrial]) -> list[str]:
+    """report.md's line on the trials the leaderboard shows once, under the trial that trained the network."""
+    same = twins(trials)
+    if not same:
+        return []
+    pairs = ", ".join(f"#{d} same as #{n}" for n, ds in sorted(same.items()) for d in ds)
+    return [f"- {sum(map(len, same.values()))} trials sampled a network already trained and reused its result "
+            f"({pairs}); the leaderboard lists each network once, with its other trial numbers"]
+
+
+def retrain_lines(study: optuna.Study, study_dir: Path, fmt) -> list[str]:
+    """report.md's section on the study's retrained architectures (``layernas retrain``), beside their proxy
+    values; each number says which validation data it is from."""
+    import json
+
+    docs = []
+    for path in sorted((study_dir / "retrain").glob("*/metrics.json")):
+        try:
+            docs.append(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            continue
+    if not docs:
+        return []
+    config = study.user_attrs.get("config", {}).get("trainer", {})
+    proxy_slice = _slice(config.get("limit_val_batches"))
+    by_number = {t.number: t for t in study.get_trials(deepcopy=False)}
+    tests = sorted({k for d in docs for k in d if k.startswith("test/")})
+    lines = ["", "## Retrained", "",
+             f"Proxy values are on {proxy_slice} of the validation split after {config.get('max_steps')} steps; "
+             "retrained values are means +- std over seeds, on the validation data named in the row.", "",
+             "| trial | proxy | retrained | validation | steps | seeds | " + " | ".join(tests) + " | architecture |",
+             "|---|---|---|---|---|---|" + "---|" * len(tests) + "---|"]
+    for d in docs:
+        trial = by_number.get(d.get("trial"))
+        proxy = fmt(trial.values[0]) if trial is not None and trial.values else "-"
+        steps = sorted({r.get("steps") for r in d.get("runs", []) if r.get("steps")})
+        cells = [f"{fmt(d[k]['mean'])} +- {fmt(d[k]['std'])}" for k in tests if k in d] + ["-"] * (
+            len(tests) - sum(k in d for k in tests))
+        lines.append(f"| {d.get('trial') if d.get('trial') is not None else '-'} | {proxy} | "
+                     f"{fmt(d['mean'])} +- {fmt(d['std'])} | {_slice(d.get('val_batches', 'unknown'))} | "
+                     f"{', '.join(map(str, steps)) or '-'} | {len(d.get('seeds', []))} | " + " | ".join(cells)
+                     + f" | `{d.get('arch', '')}` |")
+    return lines
+
+
+def _slice(batches) -> str:
+    if batches == "unknown":
+        return "not recorded"
+    return "the whole split" if batches in (None, 1.0) else f"the first {batches} batches"
+
+
 def audit_lines(study_dir: Path) -> list[str]:
     """report.md's lines on the study's audit (``layernas audit``), if it has one."""
     import json
@@ -245,7 +308,7 @@ def audit_lines(study_dir: Path) -> list[str]:
             f"- {doc.get('recommendation', {}).get('line', '')}"]
 
 
-def markdown(study: optuna.Study, images: dict[str, Path], audit: list[str] | None = None) -> str:
+def markdown(study: optuna.Study, images: dict[str, Path], extra: dict[str, list[str]] | None = None) -> str:
     """report.md: counts, leaderboard, baselines against the best, the Pareto set, failures, plots."""
     from .search.format import fmt
 
@@ -263,12 +326,14 @@ def markdown(study: optuna.Study, images: dict[str, Path], audit: list[str] | No
                                                              "running") if states.count(s) or s in ("complete",))
              + "; "
              f"{sum(t.user_attrs.get('steps') or 0 for t in trials):,} training steps in all",
+             *twin_lines(trials),
              f"- git commit `{search_commit(study)}`; seed {config.get('seed')}"]
     reference = reference_line(study)
     lines += [reference] if reference else []
     top = ranked(study)
     noise = seed_noise(study)
-    lines += noise_lines(study, top, noise, fmt) + (audit or []) + [""]
+    extra = extra or {}
+    lines += noise_lines(study, top, noise, fmt) + extra.get("audit", []) + [""]
     tied = tied_with_best(top)
     if tied:
         lines.insert(len(lines) - 1, f"- the best, #{top[0].number}, is tied with "
@@ -276,7 +341,7 @@ def markdown(study: optuna.Study, images: dict[str, Path], audit: list[str] | No
     head = ("| rank | trial | " + " | ".join(names)
             + " | vs best | params | FLOPs/seq | baseline | flags | architecture |")
     sep = "|---" * (7 + len(names)) + "|---|"
-    row = _Row(top[0].values[0] if top else None, noise, fmt)
+    row = _Row(top[0].values[0] if top else None, noise, fmt, twins(trials))
     lines += ["## Leaderboard", "", head, sep]
     for i, t in enumerate(top[:15], 1):
         lines.append(row(i, t))
@@ -289,6 +354,7 @@ def markdown(study: optuna.Study, images: dict[str, Path], audit: list[str] | No
         lines += ["", "## Pareto front", "", head, sep]
         for t in best_trials(study):
             lines.append(row(top.index(t) + 1 if t in top else "-", t))
+    lines += extra.get("retrain", [])
     why = reasons(trials)
     problems = [t for t in trials if t.state in (TrialState.FAIL, TrialState.PRUNED) and t.number in why]
     if problems:
@@ -337,13 +403,15 @@ class _Row:
     """One leaderboard row; ``vs best`` is the difference to the best's first objective, ``(tie)`` when
     the seed noise cannot tell them apart."""
 
-    def __init__(self, best: float | None, noise: dict | None, fmt) -> None:
-        self.best, self.noise, self.fmt = best, noise, fmt
+    def __init__(self, best: float | None, noise: dict | None, fmt, same: dict[int, list[int]] | None = None) -> None:
+        self.best, self.noise, self.fmt, self.same = best, noise, fmt, same or {}
 
     def __call__(self, rank, t: FrozenTrial) -> str:
         u, fmt = t.user_attrs, self.fmt
         values = " | ".join(fmt(v) for v in t.values)
-        return (f"| {rank} | {t.number} | {values} | {self._versus(t)} | {fmt(u.get('params'))} | "
+        number = f"{t.number} (= " + ", ".join(f"#{d}" for d in self.same[t.number]) + ")" \
+            if t.number in self.same else str(t.number)
+        return (f"| {rank} | {number} | {values} | {self._versus(t)} | {fmt(u.get('params'))} | "
                 f"{fmt(u.get('flops'))} | {u.get('baseline', '')} | {', '.join(u.get('flags') or [])} | "
                 f"`{u.get('arch', '')}` |")
 

@@ -128,8 +128,8 @@ def retrain(cfg: dict) -> dict:
         print(f"seed {seed}: {result.objective_name} = {result.objective:.4f}"
               + "".join(f", {k} = {v:.4f}" for k, v in result.metrics.items() if k.startswith("test/")), flush=True)
     metrics = _summarise(runs, result.objective_name)
-    document = {"arch": str(arch), "key": arch.key(), "trial": trial, "seeds": seeds, **metrics, "runs": runs,
-                "git_commit": git_commit()}
+    document = {"arch": str(arch), "key": arch.key(), "trial": trial, "seeds": seeds, **metrics,
+                "val_batches": run_cfg["trainer"].get("limit_val_batches"), "runs": runs, "git_commit": git_commit()}
     atomic_write_text(out / "metrics.json", json.dumps(document, indent=2))
     atomic_write_text(out / "arch.txt", str(arch) + "\n")
     classifier = getattr(result.model.head, "classifier", None)  # None for the masked-LM head

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import sys
 import warnings
 
 import optuna
@@ -17,7 +19,30 @@ def make_sampler(sampler: dict, n_objectives: int):
     spec = {k: v for k, v in sampler.items() if k not in ("name", "multi_objective", "fixed_length")}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # e.g. TPE's group=True
-        return instantiate(spec)
+        return instantiate(accepted(spec, f"sampler={name}"))
+
+
+def accepted(spec: dict, label: str) -> dict:
+    """``spec`` without the keys its class does not take, named in one note: a preset tunes the default
+    option's keys (``experiment=cpu_demo`` sets the median pruner's ``n_warmup_steps``), and choosing
+    another option on the command line (``pruner=none``) must not crash on them."""
+    import inspect
+
+    from hydra.utils import get_class
+
+    params = inspect.signature(get_class(spec["_target_"])).parameters
+    if any(p.kind == inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return spec
+    extra = [k for k in spec if k != "_target_" and k not in params]
+    if extra:
+        _note(f"note: {label} takes no {', '.join(extra)}; ignored")
+    return {k: v for k, v in spec.items() if k not in extra}
+
+
+@functools.cache
+def _note(message: str) -> None:
+    """Print a note once per process (a search builds its sampler more than once)."""
+    print(message, file=sys.stderr, flush=True)
 
 
 def make_pruner(pruner: dict, n_objectives: int):
@@ -26,4 +51,4 @@ def make_pruner(pruner: dict, n_objectives: int):
     spec = {k: v for k, v in pruner.items() if k != "name"}
     if n_objectives > 1:
         return optuna.pruners.NopPruner()
-    return instantiate(spec)
+    return instantiate(accepted(spec, f"pruner={pruner.get('name', '?')}"))
