@@ -129,6 +129,7 @@ class _Context:
     trial: object = None
     test: bool = False  # also evaluate the test split after training (retraining)
     name: str = ""  # what the bar and status lines call the run (t003, retrain s1, audit #2 x3 s0)
+    val_slice: int | None = None  # also validate on the first N batches only (val_slice/...): a proxy's slice
 
 
 def _fit(ctx: _Context, module, datamodule, max_steps: int, monitor: str, trial=None, step_offset: int = 0,
@@ -152,6 +153,11 @@ def _fit(ctx: _Context, module, datamodule, max_steps: int, monitor: str, trial=
             datamodule.setup("test")
             tested = trainer.validate(module, dataloaders=datamodule.test_dataloader(), verbose=False)[0]
             metrics.update({f"test/{k.split('/', 1)[1]}": float(v) for k, v in tested.items() if k.startswith("val/")})
+        if ctx.val_slice and guard.reason is None and not spawned:  # last: it changes the trainer's limit
+            trainer.limit_val_batches = ctx.val_slice
+            sliced = trainer.validate(module, datamodule=datamodule, verbose=False)[0]
+            metrics.update({f"val_slice/{k.split('/', 1)[1]}": float(v) for k, v in sliced.items()
+                            if k.startswith("val/")})
     steps = (curve.last_step or 0) if spawned else trainer.global_step
     return _Phase(steps, metrics, curve.curve, curve.pruned_at is not None, guard.reason)
 
@@ -227,12 +233,13 @@ def default_run_info(cfg: dict, arch: Architecture) -> RunInfo:
 
 
 def run_proxy(arch: str | Architecture, cfg, trial=None, run: RunInfo | None = None, test: bool = False,
-              keep_model: bool = False) -> ProxyResult:
+              keep_model: bool = False, val_slice: int | None = None) -> ProxyResult:
     """Train ``arch`` with the budget in ``cfg.trainer`` on ``cfg.task`` and return what it measured.
 
     Bad configuration raises ``ValueError`` before anything trains; failures while training (NaN loss,
     out of memory, any exception) come back as ``state="failed"`` with the reason. ``test`` adds the test
-    split's metrics (test/...); ``keep_model`` leaves the trained model on ``result.model``.
+    split's metrics (test/...); ``keep_model`` leaves the trained model on ``result.model``; ``val_slice=N``
+    adds the metrics on the first N validation batches only (val_slice/...), where a proxy validated.
     """
     start = time.perf_counter()
     cfg = _plain(cfg)
@@ -248,7 +255,7 @@ def run_proxy(arch: str | Architecture, cfg, trial=None, run: RunInfo | None = N
     logger = make_logger(cfg.get("logger"), run)
     result = ProxyResult(str(arch), arch.key(), task.name, "failed", task.objective, None, task.direction)
     try:
-        ctx = _Context(cfg, task, tcfg, clock, logger, trial, test, _short_name(run.name, str(arch)))
+        ctx = _Context(cfg, task, tcfg, clock, logger, trial, test, _short_name(run.name, str(arch)), val_slice)
         with interrupts.interruptible():  # a signal stops training at once
             phase, model, dm = RUNNERS[task.name](arch, ctx)
     except (KeyboardInterrupt, SystemExit) as e:  # Lightning turns Ctrl-C into SystemExit(1) and ignores SIGINT

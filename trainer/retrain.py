@@ -114,12 +114,13 @@ def retrain(cfg: dict) -> dict:
     print(checked.budget, flush=True)
     arch = Architecture.parse(str(checked.arch), checked.model.d_model)
     out = study_dir(cfg) / "retrain" / arch.key()
+    proxy_slice = _proxy_slice(cfg, run_cfg)
     runs = []
     for seed in seeds:
         seeded = {**run_cfg, "seed": seed}
         info = RunInfo(name=f"retrain s{seed} {arch}", group=str(cfg["study"]["name"]), job_type="retrain",
                        save_dir=study_dir(cfg), config={"retrain/trial": trial, "retrain/seed": seed})
-        result = run_proxy(arch, seeded, run=info, test=True, keep_model=True)
+        result = run_proxy(arch, seeded, run=info, test=True, keep_model=True, val_slice=proxy_slice)
         if result.state != "complete":
             raise RetrainFailed(f"retraining seed {seed} failed: {result.reason}")
         _save_weights(result.model, out / f"model-seed{seed}.safetensors")
@@ -129,7 +130,8 @@ def retrain(cfg: dict) -> dict:
               + "".join(f", {k} = {v:.4f}" for k, v in result.metrics.items() if k.startswith("test/")), flush=True)
     metrics = _summarise(runs, result.objective_name)
     document = {"arch": str(arch), "key": arch.key(), "trial": trial, "seeds": seeds, **metrics,
-                "val_batches": run_cfg["trainer"].get("limit_val_batches"), "runs": runs, "git_commit": git_commit()}
+                "val_batches": run_cfg["trainer"].get("limit_val_batches"), "proxy_val_batches": proxy_slice,
+                "runs": runs, "git_commit": git_commit()}
     atomic_write_text(out / "metrics.json", json.dumps(document, indent=2))
     atomic_write_text(out / "arch.txt", str(arch) + "\n")
     classifier = getattr(result.model.head, "classifier", None)  # None for the masked-LM head
@@ -142,11 +144,25 @@ def retrain(cfg: dict) -> dict:
     return document
 
 
+def _proxy_slice(cfg: dict, run_cfg: dict) -> int | None:
+    """The study's proxy validation slice (``limit_val_batches``) when retraining validates on other data,
+    so the retrained model is also measured where the proxy was (``val_slice/...``); else None."""
+    try:
+        searched = load_existing_study(cfg).user_attrs.get("config", {}).get("trainer", {})
+    except ValueError:
+        return None
+    batches = searched.get("limit_val_batches")
+    own = run_cfg["trainer"].get("limit_val_batches")
+    if not isinstance(batches, int) or isinstance(batches, bool) or batches == own:
+        return None
+    return batches
+
+
 def _summarise(runs: list[dict], objective: str) -> dict:
     values = [r["objective"] for r in runs]
     out = {"objective": objective, "mean": statistics.mean(values),
            "std": statistics.stdev(values) if len(values) > 1 else 0.0}
-    for key in sorted({k for r in runs for k in r["metrics"] if k.startswith("test/")}):
+    for key in sorted({k for r in runs for k in r["metrics"] if k.startswith(("test/", "val_slice/"))}):
         vals = [r["metrics"][key] for r in runs if key in r["metrics"]]
         out[key] = {"mean": statistics.mean(vals), "std": statistics.stdev(vals) if len(vals) > 1 else 0.0}
     return out
