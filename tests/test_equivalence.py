@@ -199,14 +199,38 @@ def test_dconv_equals_band_matrix_formula(k):
     torch.testing.assert_close(op(x), op.out(band_conv(u, kernel, H)), atol=ATOL, rtol=0)
 
 
-def test_dropconnect_drops_kernel_entries_only_in_training():
+def test_lconv_dropconnect_is_per_position_and_batch_element_as_in_fairseq():
+    """fairseq drops entries of the kernel expanded to (B*h, T, k), so two positions (or two sequences)
+    see different kernels; one (h, k) mask for the whole batch would give every position the same."""
     torch.manual_seed(0)
-    op = LightweightConv(D, k=5, h=H, weight_dropout=0.5)
+    op = LightweightConv(D, k=5, h=H, weight_dropout=0.5).double()
+    x = torch.zeros(B, T, D, dtype=torch.float64)
+    with torch.no_grad():
+        op.glu_in.weight.zero_()
+        op.glu_in.bias.fill_(10.0)  # u = GLU(const) = the same value at every position and channel
+        op.out.weight.copy_(torch.eye(D, dtype=torch.float64))
+        op.out.bias.zero_()
     op.train()
-    w = op.kernel()
-    assert (w == 0).any() and not torch.allclose(w, op.kernel())
+    y = op(x)[:, 2:-2]  # (B, T-4, D) away from the borders: the output is sum_j of the kept kernel entries
+    per_head = y.view(B, T - 4, H, D // H)[..., 0]  # (B, T', h)
+    assert len({round(v, 9) for v in per_head[0, :, 0].tolist()}) > 1, "one mask for every position"
+    assert not torch.allclose(per_head[0], per_head[1]), "one mask for every batch element"
+    # the keep rate and the 1/(1-p) scaling are dropout's: the mean kernel sum stays 1 x u
+    u = float(F.glu(op.glu_in(x[:1, :1]), dim=-1)[0, 0, 0])
+    big = LightweightConv(D, k=5, h=H, weight_dropout=0.5).double().train()
+    big.load_state_dict(op.state_dict())
+    mean = big(torch.zeros(64, 64, D, dtype=torch.float64))[:, 2:-2].mean().item()
+    assert abs(mean / u - 1.0) < 0.05
     op.eval()
-    torch.testing.assert_close(op.kernel(), op.weight.softmax(dim=-1))
+    assert torch.equal(op(x), op(x))
+
+
+def test_lconv_kernel_initialisation_is_fairseqs_xavier_on_h_1_k():
+    torch.manual_seed(0)
+    h, k = 4, 7
+    weight = LightweightConv(D, k=k, h=h).weight
+    bound = (6.0 / (k + h * k)) ** 0.5  # xavier_uniform on (h, 1, k): fan_in k, fan_out h * k
+    assert weight.abs().max() <= bound and weight.abs().max() > 0.8 * bound
 
 
 def test_dconv_dropconnect_changes_training_output_only():

@@ -74,9 +74,14 @@ class SpanDynamicConv(nn.Module):
 
 
 class LightweightConv(nn.Module):
-    """``lconv`` (Wu et al. 2019): GLU input projection, then a depthwise convolution whose softmax-
-    normalised kernel (h, k) is shared by the D/h channels of each head, then an output projection.
-    DropConnect drops kernel entries in training. x: (B, T, D), mask: (B, T) -> (B, T, D).
+    """``lconv`` (Wu et al. 2019, fairseq ``LightweightConv1dTBC``): GLU input projection, then a depthwise
+    convolution whose softmax-normalised kernel (h, k) is shared by the D/h channels of each head, then an
+    output projection. x: (B, T, D), mask: (B, T) -> (B, T, D).
+
+    As in fairseq, the kernel is Xavier-initialised as an (h, 1, k) tensor, and DropConnect (training only)
+    drops kernel entries independently for every position and batch element (fairseq's
+    ``weight_dropout`` on the kernel expanded to (B*h, T, k)); without it the kernel is one (h, k) matrix
+    and the convolution runs as ``conv1d``.
     """
 
     def __init__(self, d_model: int, k: int, h: int, weight_dropout: float = 0.0) -> None:
@@ -84,17 +89,19 @@ class LightweightConv(nn.Module):
         self.h, self.k, self.weight_dropout = h, k, weight_dropout
         self.glu_in = nn.Linear(d_model, 2 * d_model)
         self.weight = nn.Parameter(torch.empty(h, k))
-        nn.init.xavier_uniform_(self.weight)
+        nn.init.xavier_uniform_(self.weight.data.view(h, 1, k))  # fairseq's (H, 1, K) fans
         self.out = nn.Linear(d_model, d_model)
 
     def kernel(self) -> torch.Tensor:
-        """(h, k) softmax-normalised kernel, with DropConnect in training."""
-        w = self.weight.softmax(dim=-1)
-        return F.dropout(w, self.weight_dropout, self.training)
+        """(h, k) softmax-normalised kernel (before DropConnect)."""
+        return self.weight.softmax(dim=-1)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        D = x.shape[-1]
+        B, T, D = x.shape
         u = zero_padding(F.glu(self.glu_in(x), dim=-1), mask)  # (B, T, D)
+        if self.training and self.weight_dropout > 0:
+            kernel = self.kernel().to(u.dtype).expand(B, T, self.h, self.k).contiguous()  # (B, T, h, k)
+            return self.out(apply_span_kernel(u, F.dropout(kernel, self.weight_dropout, True)))
         w = self.kernel().repeat_interleave(D // self.h, dim=0).unsqueeze(1)  # (D, 1, k)
         y = F.conv1d(u.transpose(1, 2), w.to(u.dtype), padding=self.k // 2, groups=D)  # (B, D, T)
         return self.out(y.transpose(1, 2))
