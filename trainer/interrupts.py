@@ -122,3 +122,17 @@ def held() -> Iterator[None]:
         _state.open = opened
     if opened:
         check()
+
+
+CLEAN_EXITS = (0, 130, 143, -signal.SIGINT, -signal.SIGTERM)  # a child's exit codes that are not errors
+
+
+def pass_on(stop: Interrupted, pids: list[int]) -> None:
+    """Send the signal that stopped this process to its children (a SIGTERM from ``kill`` or a batch
+    scheduler may have reached this process only)."""
+    import contextlib
+    import os
+
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, stop.signum)

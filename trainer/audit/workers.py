@@ -4,9 +4,6 @@ it too with the same shared storage. Only this process writes the report, once e
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import subprocess
 import sys
 
@@ -40,13 +37,11 @@ def run_workers(study, jobs, cfg: dict, folder) -> None:
             for p in extra:
                 p.wait()
     except interrupts.Interrupted as stop:
-        for p in extra:  # a SIGTERM may have reached this process only
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(p.pid, stop.signum)
+        interrupts.pass_on(stop, [p.pid for p in extra])
         for p in extra:
             p.wait()
         raise
-    failed = [p.returncode for p in extra if p.returncode not in (0, 130, 143, -signal.SIGINT, -signal.SIGTERM)]
+    failed = [p.returncode for p in extra if p.returncode not in interrupts.CLEAN_EXITS]
     if failed:
         print(f"warning: {len(failed)} audit worker(s) stopped with an error (see above); finished runs are kept",
               file=sys.stderr, flush=True)

@@ -14,11 +14,9 @@ CUDA context is inherited. Where fork servers do not exist (Windows), workers ar
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing as mp
 import multiprocessing.connection as mp_connection
 import os
-import signal
 import sys
 import threading
 from dataclasses import replace
@@ -68,13 +66,11 @@ def run_workers(plan: SearchPlan) -> None:
         with interrupts.interruptible():
             _wait(workers)
     except interrupts.Interrupted as stop:
-        for w in workers:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(w.pid, stop.signum)
+        interrupts.pass_on(stop, [w.pid for w in workers])
         for w in workers:
             w.join()
         raise
-    failed = [w.name for w in workers if w.exitcode not in (0, 130, 143, -signal.SIGINT, -signal.SIGTERM)]
+    failed = [w.name for w in workers if w.exitcode not in interrupts.CLEAN_EXITS]
     if failed:
         print(f"warning: {', '.join(failed)} stopped with an error (see above); finished trials are kept",
               file=sys.stderr, flush=True)
