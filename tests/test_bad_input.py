@@ -56,7 +56,7 @@ CASES = [
      "error: space=convbert has no candidate with max_params=1,000: the smallest has"),
     ("zero proxy steps", ["proxy", "trainer.max_steps=0"], "error: trainer.max_steps=0 must be a positive integer"),
     ("unknown op in an arch string", ["proxy", "arch=sa conv ffn"],
-     "error: unknown op 'conv'; allowed ops: bsa, dconv, ffn, lconv, mixed, sa, sdconv (in 'conv')"),
+     "error: unknown op 'conv'; allowed ops: bsa, dconv, ffn, lconv, lvconv, mixed, sa, sdconv (in 'conv')"),
     ("even convolution span", ["proxy", "arch=sdconv(k=4) ffn"],
      "error: k=4 in 'sdconv(k=4)' is not allowed; k must be an odd integer >= 1"),
     ("heads that do not divide d_model", ["proxy", "arch=sa(h=3) ffn"],

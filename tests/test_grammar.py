@@ -58,7 +58,7 @@ def test_flat_view_for_trackers():
 
 
 BAD = [
-    ("sa conv ffn", 64, "unknown op 'conv'", "allowed ops: bsa, dconv, ffn, lconv, mixed, sa, sdconv"),
+    ("sa conv ffn", 64, "unknown op 'conv'", "allowed ops: bsa, dconv, ffn, lconv, lvconv, mixed, sa, sdconv"),
     ("sa(q=1)", 64, "unknown key 'q'", "keys allowed for sa: h"),
     ("sdconv(k=4)", 64, "k=4", "odd integer"),
     ("sa(h=3)", 64, "h=3", "divide d_model=64"),

@@ -84,4 +84,4 @@ def test_output_depends_only_on_the_span(op, k):
 
 
 def test_every_convolution_op_declares_its_reach():
-    assert set(LOCAL_OPS) == {"sdconv", "lconv", "dconv", "ffn"}
+    assert set(LOCAL_OPS) == {"sdconv", "lconv", "dconv", "lvconv", "ffn"}
