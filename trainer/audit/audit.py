@@ -10,7 +10,7 @@ import optuna
 
 from ..names import check_name
 from ..search.study import load_existing_study, study_dir
-from .runs import Job, records
+from .runs import Job, finished, records
 from .select import SELECTIONS, candidates, select
 from .summary import Arch
 
@@ -91,7 +91,7 @@ def run_audit(cfg: dict) -> dict:
 
     plan = plan_audit(cfg)
     folder = study_dir(cfg) / "audit"
-    left = sum(1 for j in plan.jobs if records(plan.study).get(j.key, {}).get("state") not in ("complete", "failed"))
+    left = len(plan.jobs) - finished(plan.study, plan.jobs)
     print(f"audit of study {plan.study.study_name}: {len(plan.chosen)} architectures x budgets "
           f"{', '.join(f'x{b:g}' for b in plan.budgets)} x seeds {plan.seeds} = {len(plan.jobs)} runs, "
           f"{left} left to train", flush=True)

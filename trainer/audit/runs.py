@@ -43,6 +43,12 @@ def records(study: optuna.Study) -> dict[str, dict]:
     return {k: v for k, v in study.user_attrs.items() if k.startswith(PREFIX) and isinstance(v, dict)}
 
 
+def finished(study: optuna.Study, jobs: list[Job]) -> int:
+    """How many of ``jobs`` have a final record (complete or failed), from one read of the storage."""
+    done = records(study)
+    return sum(1 for j in jobs if done.get(j.key, {}).get("state") in ("complete", "failed"))
+
+
 def _claimable(record: dict | None) -> bool:
     """Not done, and nobody alive is doing it (an interrupted run, or a claim whose process died)."""
     if record is None or record.get("state") == "interrupted":
@@ -91,11 +97,11 @@ def run_job(study: optuna.Study, job: Job, command_cfg: dict, folder) -> dict:
             study.set_user_attr(job.key, {"state": "interrupted"})  # claimable again
         raise
     value = result.metrics.get(metric)
-    finished = result.state == "complete" and value is not None and math.isfinite(value)
+    ok = result.state == "complete" and value is not None and math.isfinite(value)
     record = {"trial": job.trial, "arch": job.arch, "budget": job.budget, "seed": job.seed,
-              "state": "complete" if finished else "failed", "metric": metric,
-              "value": float(value) if finished else None, "steps": result.steps, "wall_s": round(result.wall_s, 2),
-              "curve": [list(p) for p in result.curve], "reason": "" if finished else (result.reason or result.state)}
+              "state": "complete" if ok else "failed", "metric": metric,
+              "value": float(value) if ok else None, "steps": result.steps, "wall_s": round(result.wall_s, 2),
+              "curve": [list(p) for p in result.curve], "reason": "" if ok else (result.reason or result.state)}
     with interrupts.held():
         study.set_user_attr(job.key, record)
     return record
@@ -109,8 +115,7 @@ def run_jobs(study: optuna.Study, jobs: list[Job], command_cfg: dict, folder) ->
         interrupts.check()
         record = run_job(study, job, command_cfg, folder)
         ran += 1
-        finished = sum(1 for j in jobs if records(study).get(j.key, {}).get("state") in ("complete", "failed"))
         value = fmt(record["value"]) if record["state"] == "complete" else f"failed: {record['reason']}"
-        print(f"[audit {finished}/{len(jobs)}] #{job.trial} x{job.budget:g} seed {job.seed}: {value} "
+        print(f"[audit {finished(study, jobs)}/{len(jobs)}] #{job.trial} x{job.budget:g} seed {job.seed}: {value} "
               f"({record['steps']} steps, {record['wall_s']:.0f} s) | {job.arch}", flush=True)
     return ran
