@@ -35,7 +35,7 @@ from layernas.search_space import build_layer  # noqa: E402
 from layernas.search_space.cost import measure_latency  # noqa: E402
 
 OURS = ["sa", "sa[math]", "bsa(b=2)", "bsa(b=4)", "sdconv(k=9)", "mixed(k=9)", "lconv(k=9)", "dconv(k=9)",
-        "ffn", "mixed(k=9) ffn"]
+        "lvconv(k=9)", "dsa", "csa(k=9)", "gconv(k=7)", "ffn", "ffn(g=4)", "mixed(k=9) ffn"]
 REFERENCES = {"sa": "torch MultiheadAttention", "mixed(k=9)": "HF ConvBertAttention",
               "mixed(k=9) ffn": "HF ConvBertLayer"}
 

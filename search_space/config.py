@@ -14,6 +14,10 @@ class ModelConfig:
 
     ``n_heads``, ``ffn_ratio``, ``kernel_size``, ``n_blocks`` and ``head_ratio`` are the defaults of the
     grammar keys ``h``, ``r``, ``k``, ``b`` and ``hr`` when a sublayer does not set them.
+    ``identity_heads`` is the default of ``bsa``'s key ``i`` (heads on the identity block permutation); None
+    gives BlockBERT's assignment for the sublayer's h and b.
+    ``position_buckets`` is the default of ``dsa``'s key ``p`` (DeBERTa's relative position buckets each
+    way; 256 as in DeBERTa-v3).
     ``n_sublayers`` is the depth the search spaces fill (``space.n_sublayers`` defaults to it); an encoder
     built from an architecture takes its depth from the architecture.
     ``position`` is where order information enters: ``rotary`` inside the attention ops, ``learned`` or
@@ -27,6 +31,8 @@ class ModelConfig:
     kernel_size: int = 9
     n_blocks: int = 2
     head_ratio: int = 2
+    identity_heads: int | None = None
+    position_buckets: int = 256
     position: str = "rotary"
     dropout: float = 0.1
     attn_dropout: float = 0.0
@@ -36,10 +42,14 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.position not in POSITIONS:
             raise ValueError(f"position={self.position!r} is not allowed; allowed: {', '.join(POSITIONS)}")
-        for name in ("d_model", "n_heads", "n_sublayers", "ffn_ratio", "kernel_size", "n_blocks", "head_ratio"):
+        for name in ("d_model", "n_heads", "n_sublayers", "ffn_ratio", "kernel_size", "n_blocks", "head_ratio",
+                     "position_buckets"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name}={value!r} must be a positive integer")
+        heads = self.identity_heads
+        if heads is not None and (not isinstance(heads, int) or isinstance(heads, bool) or heads < 0):
+            raise ValueError(f"identity_heads={heads!r} must be null (BlockBERT's assignment) or an integer >= 0")
         for name in ("dropout", "attn_dropout", "weight_dropout"):
             value = getattr(self, name)
             if not 0.0 <= value < 1.0:
@@ -59,7 +69,7 @@ class ModelConfig:
         return asdict(self)
 
     @property
-    def key_defaults(self) -> dict[str, int]:
+    def key_defaults(self) -> dict[str, int | None]:
         """Defaults of the grammar keys, by model-config field name."""
         return {
             "n_heads": self.n_heads,
@@ -67,4 +77,6 @@ class ModelConfig:
             "kernel_size": self.kernel_size,
             "n_blocks": self.n_blocks,
             "head_ratio": self.head_ratio,
+            "identity_heads": self.identity_heads,
+            "position_buckets": self.position_buckets,
         }

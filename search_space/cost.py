@@ -38,9 +38,11 @@ def op_flops(spec: LayerSpec, seq_len: int, d_model: int) -> int:
 
 def encoder_params(arch: str | Architecture, vocab_size: int, max_len: int, config: ModelConfig | None = None,
                    **settings) -> int:
-    """Exact parameter count of ``build_encoder(arch, vocab_size, max_len, config, **settings)``."""
+    """Exact parameter count of ``build_encoder(arch, vocab_size, max_len, config, **settings)``: a sublayer
+    tied to an earlier one (``^``) adds none (its FLOPs and activations count at every use)."""
     arch, config = encoder_config(arch, config, **settings)
-    return base_params(vocab_size, max_len, config) + sum(sublayer_params(s, config.d_model) for s in arch)
+    own = (s for s, tie in zip(arch, arch.ties(), strict=True) if tie is None)
+    return base_params(vocab_size, max_len, config) + sum(sublayer_params(s, config.d_model) for s in own)
 
 
 def base_params(vocab_size: int, max_len: int, config: ModelConfig) -> int:

@@ -2,7 +2,8 @@
 
 Every sublayer is pre-norm residual: ``x + dropout(op(LayerNorm(x), mask))``. The encoder adds token
 embeddings (and absolute positions when the model config asks for them), runs the sublayer stack and
-a final LayerNorm.
+a final LayerNorm. A sublayer tied to an earlier one (``^``, :meth:`Architecture.ties`) is that one's
+``Sublayer`` object again, LayerNorm included, as ALBERT shares a whole layer.
 """
 
 from __future__ import annotations
@@ -67,7 +68,10 @@ class Encoder(nn.Module):
         use_table = config.position in ("learned", "sinusoidal")
         self.positions = AbsolutePositions(config.position, max_len, config.d_model) if use_table else None
         self.dropout = nn.Dropout(config.dropout)
-        self.layers = nn.ModuleList(make_sublayer(spec, config) for spec in arch)
+        layers: list[Sublayer] = []
+        for spec, tie in zip(arch, arch.ties(), strict=True):
+            layers.append(make_sublayer(spec, config) if tie is None else layers[tie])
+        self.layers = nn.ModuleList(layers)
         self.norm = nn.LayerNorm(config.d_model, eps=config.norm_eps)
         self.apply(init_weights)
 

@@ -5,7 +5,9 @@ A space is data: a structure (``free``: every slot picks any allowed op, LV-BERT
 ``sandwich``: the Sandwich transformer's s^k (sf)^(n-k) f^k with k in 0..n-1 searched; k=n would repeat
 k=n-1), the allowed ops, the value
 domains of their keys, cost constraints and the named baselines to enqueue first. Trial parameters have
-flat, stable names (``l03.op``, ``l03.k``; ``sandwich.k``).
+flat, stable names (``l03.op``, ``l03.k``; ``sandwich.k``). With ``share`` (free and interleaved), every
+slot after the first also picks whether it reuses the weights of the nearest earlier sublayer with the
+same op and keys (``l03.share``; ALBERT's cross-layer sharing, the ``^`` of the grammar).
 """
 
 from __future__ import annotations
@@ -31,9 +33,14 @@ BASELINES: dict[str, Callable[[int], list[str]]] = {
     "bert": lambda n: ["sa", "ffn"] * (n // 2),
     "convbert": lambda n: ["mixed(k=9)", "ffn"] * (n // 2),
     "dynamicconv": lambda n: ["dconv(k=9)", "ffn"] * (n // 2),
+    "lvconv": lambda n: ["lvconv(k=9)", "ffn"] * (n // 2),
     "blockbert": lambda n: ["bsa(b=2)", "ffn"] * (n // 2),
     "sandwich": lambda n: _sandwich(n // 2, n // 4),
     "all_ffn": lambda n: ["ffn"] * n,
+    # Chelombiev et al. 2021: convolution module, grouped FFN, attention, grouped FFN (span 7, 4 FFN groups)
+    "groupbert": lambda n: ["gconv(k=7)", "ffn(g=4)", "sa", "ffn(g=4)"] * (n // 4),
+    # Lan et al. 2020: one attention + FFN layer's weights applied at every depth (all-shared ALBERT)
+    "albert": lambda n: ["sa", "ffn"] + ["sa^", "ffn^"] * (n // 2 - 1) if n >= 4 else [],
 }
 
 
@@ -44,7 +51,8 @@ class SearchSpace:
     ``domains`` maps grammar keys (h, k, b, r, hr) to the values the search may pick; a key without a
     domain keeps the model config's default. ``max_params`` bounds the encoder's parameters (embeddings
     included) and ``max_flops`` its forward FLOPs per sequence of ``seq_len`` tokens. ``fixed_length``
-    makes every trial suggest the same parameters (see :meth:`sample`).
+    makes every trial suggest the same parameters (see :meth:`sample`). ``share`` searches which sublayers
+    reuse an earlier one's weights (see the module docstring).
     """
 
     name: str
@@ -59,6 +67,7 @@ class SearchSpace:
     vocab_size: int = 8000
     seq_len: int = 128
     fixed_length: bool = False
+    share: bool = False
 
     def __post_init__(self) -> None:
         if self.structure not in STRUCTURES:
@@ -73,6 +82,12 @@ class SearchSpace:
                 raise ValueError(f"space.domains has unknown key {key!r}; allowed: {', '.join(sorted(keys))}")
             if not values:
                 raise ValueError(f"space.domains.{key} is empty; give at least one value")
+            specs = [k for op in OPS.values() for k in op.keys if k.name == key]
+            bad = [v for v in values if not any(k.accepts(v) for k in specs)]
+            if bad:
+                raise ValueError(f"space.domains.{key} has {bad[0]!r}; allowed: {specs[0].allowed}")
+        if self.share and self.structure == "sandwich":
+            raise ValueError("space.share=true is not allowed with structure=sandwich; allowed: free, interleaved")
         unknown = [b for b in self.baselines if b not in BASELINES]
         if unknown:
             raise ValueError(f"unknown baseline {unknown[0]!r}; allowed: {', '.join(BASELINES)}")
@@ -100,12 +115,16 @@ class SearchSpace:
             asked = self._slot_keys(slot_ops) if self.fixed_length else get_op(op).key_names
             chosen = {key: self._suggest_key(trial, f"{name}.{key}", key) for key in asked}
             keys = {k: v for k, v in chosen.items() if k in get_op(op).key_names and v is not None}
-            specs.append(LayerSpec.make(op, self.model.d_model, self.model.key_defaults, **keys))
+            shared = self.share and i > 0 and trial.suggest_categorical(f"{name}.share", [False, True])
+            specs.append(LayerSpec.make(op, self.model.d_model, self.model.key_defaults, shared=shared, **keys))
         return Architecture(tuple(specs), self.model.d_model)
 
-    def _suggest_key(self, trial, name: str, key: str) -> int | None:
-        """A key's value from its domain (None: no domain, the model config's default applies)."""
+    def _suggest_key(self, trial, name: str, key: str) -> int | str | None:
+        """A key's value from its domain (None: no domain, the model config's default applies). A key that
+        takes names (``a``) is categorical: its values have no order."""
         values = self.domains.get(key, ())
+        if len(values) > 1 and _named(values):
+            return trial.suggest_categorical(name, list(values))
         if len(values) > 1:
             index = trial.suggest_int(name, 0, len(values) - 1)
             if not 0 <= index < len(values):  # a queued trial may fix any value
@@ -121,6 +140,13 @@ class SearchSpace:
         if self.structure == "free":
             return [self.ops] * self.n_sublayers
         return [self.ops, ("ffn",)] * (self.n_sublayers // 2)
+
+    def slot_ops(self) -> list[tuple[str, ...]]:
+        """The ops each position may hold in some candidate (a sandwich's positions hold either op,
+        depending on its k): what a weight-sharing supernet must hold at each position."""
+        if self.structure == "sandwich":
+            return [self.ops] * self.n_sublayers
+        return self._slots()
 
     def _arch(self, items: list[str]) -> Architecture:
         return Architecture.parse(items, self.model.d_model, **self.model.key_defaults)
@@ -141,14 +167,23 @@ class SearchSpace:
                 return None
             if len(slot_ops) > 1:
                 params[f"l{i:02d}.op"] = spec.op
-            for key, value in spec.params:
+            if self.share and i > 0:
+                params[f"l{i:02d}.share"] = spec.shared
+            elif spec.shared:
+                return None
+            for key, value in spec.kwargs.items():
                 values = self.domains.get(key, ())
-                default = values[0] if len(values) == 1 else getattr(self.model, get_key_default(spec.op, key))
+                default = values[0] if len(values) == 1 else self._default(spec, key)
                 if len(values) > 1 and value in values:
-                    params[f"l{i:02d}.{key}"] = values.index(value)
+                    params[f"l{i:02d}.{key}"] = value if _named(values) else values.index(value)
                 elif (len(values) > 1 and value not in values) or (len(values) <= 1 and value != default):
                     return None
         return params
+
+    def _default(self, spec: LayerSpec, key: str) -> int:
+        """The value ``key`` takes in ``spec`` when a trial does not set it (derived keys depend on the rest)."""
+        rest = {k: v for k, v in spec.params if k != key}
+        return LayerSpec.make(spec.op, self.model.d_model, self.model.key_defaults, **rest)[key]
 
     def baseline_archs(self) -> dict[str, Architecture]:
         """The named baselines this space can express (the others are left out)."""
@@ -192,16 +227,17 @@ class SearchSpace:
                      range(self.n_sublayers // 2)]
             return {name: min(c[name] for c in costs) for name in ("params", "flops")}
         best = {"params": base_params(self.vocab_size, self.seq_len, self.model), "flops": 0}
-        for slot_ops in self._slots():
+        for i, slot_ops in enumerate(self._slots()):
             options = [self._cheapest(op) for op in slot_ops]
             for name in best:
-                best[name] += min(o[name] for o in options)
+                if not (name == "params" and self.share and i > 0):  # a tied sublayer adds no parameters
+                    best[name] += min(o[name] for o in options)
         return best
 
     def settings(self, op: str) -> list[LayerSpec]:
         """Every valid sublayer of ``op`` over its key domains (keys without a domain keep the default)."""
         keys = get_op(op).key_names
-        choices = [self.domains.get(k) or (getattr(self.model, get_key_default(op, k)),) for k in keys]
+        choices = [self.domains.get(k) or (self._unsearched(op, k),) for k in keys]
         specs = []
         for combo in product(*choices):
             try:
@@ -211,6 +247,11 @@ class SearchSpace:
         if not specs:
             raise ValueError(f"space={self.name}: no valid setting of {op} under the given domains")
         return specs
+
+    def _unsearched(self, op: str, key: str) -> int | str | None:
+        """The value of ``key`` of ``op`` without a domain: the model config's, or the key's fixed default."""
+        spec = next(k for k in get_op(op).keys if k.name == key)
+        return spec.fixed if spec.default is None else getattr(self.model, spec.default)
 
     def _cheapest(self, op: str) -> dict[str, int]:
         """Smallest params and FLOPs of one sublayer of ``op`` over its key domains."""
@@ -235,13 +276,19 @@ class SearchSpace:
                                  f"has {low[name]:,} {name}; raise space.max_{name} or shrink the model")
 
 
+def _named(values: tuple) -> bool:
+    """Whether a domain holds names (a key such as ``a``) rather than ordered integers."""
+    return isinstance(values[0], str)
+
+
 def get_key_default(op: str, key: str) -> str:
     """The ModelConfig field that supplies ``key`` of ``op`` when it is not searched."""
     return next(k.default for k in get_op(op).keys if k.name == key)
 
 
 def make_space(name: str, structure: str, n_sublayers: int, ops, model: ModelConfig, **kwargs) -> SearchSpace:
-    """Build a space from config values (lists become tuples)."""
-    domains = {k: tuple(v) for k, v in (kwargs.pop("domains", None) or {}).items()}
+    """Build a space from config values (lists become tuples; a key set to null is not searched, so a
+    config can name it and ``space.domains.k=[3,9]`` overrides it without a ``+``)."""
+    domains = {k: tuple(v) for k, v in (kwargs.pop("domains", None) or {}).items() if v is not None}
     baselines = tuple(kwargs.pop("baselines", None) or ())
     return SearchSpace(name, structure, n_sublayers, tuple(ops), model, domains, baselines, **kwargs)

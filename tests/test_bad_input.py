@@ -23,7 +23,8 @@ FAST = ["trainer.max_steps=2", "logger=none", "data.max_train_docs=200", "data.m
 # (what, command arguments, the start of the one-line message); {pg} is a live PostgreSQL port
 CASES = [
     ("unknown config group option", ["search", "space=nope"],
-     "error: space=nope is not an option; allowed space options: bert, blockbert, convbert, full, lvbert, sandwich"),
+     "error: space=nope is not an option; allowed space options: albert, bert, blockbert, convbert, efficientbert, "
+     "full, groupbert, lvbert, lvbert_dconv, sandwich"),
     ("unknown sampler", ["search", "sampler=cmaes"],
      "error: sampler=cmaes is not an option; allowed sampler options: bruteforce, gp, nsga2, random, tpe"),
     ("misspelt key", ["search", "study.n_trialz=3"], "error: unknown key 'study.n_trialz'"),
@@ -31,7 +32,8 @@ CASES = [
      "error: data=_base is not an option; allowed data options: csv, hf, imdb, jsonl, sst2, text, tsv, wikitext2"),
     ("a model setting that does not exist", ["proxy", "+model.n_layers=4"],
      "error: unknown model key 'n_layers'; allowed: attn_dropout, d_model, dropout, ffn_ratio, head_ratio, "
-     "kernel_size, n_blocks, n_heads, n_sublayers, norm_eps, position, weight_dropout"),
+     "identity_heads, kernel_size, n_blocks, n_heads, n_sublayers, norm_eps, position, position_buckets, "
+     "weight_dropout"),
     ("negative trial count", ["search", "study.n_trials=-1"], "error: study.n_trials=-1 must be a positive integer"),
     ("no workers", ["search", "study.n_workers=0"], "error: study.n_workers=0 must be a positive integer"),
     ("a cost as the first objective", ["search", "objectives=[params,val_loss]"],
@@ -56,13 +58,18 @@ CASES = [
      "error: space=convbert has no candidate with max_params=1,000: the smallest has"),
     ("zero proxy steps", ["proxy", "trainer.max_steps=0"], "error: trainer.max_steps=0 must be a positive integer"),
     ("unknown op in an arch string", ["proxy", "arch=sa conv ffn"],
-     "error: unknown op 'conv'; allowed ops: bsa, dconv, ffn, lconv, lvconv, mixed, sa, sdconv (in 'conv')"),
+     "error: unknown op 'conv'; allowed ops: bsa, csa, dconv, dsa, ffn, gconv, lconv, lvconv, mixed, sa, sdconv "
+     "(in 'conv')"),
     ("even convolution span", ["proxy", "arch=sdconv(k=4) ffn"],
      "error: k=4 in 'sdconv(k=4)' is not allowed; k must be an odd integer >= 1"),
     ("heads that do not divide d_model", ["proxy", "arch=sa(h=3) ffn"],
      "error: heads h=3 must divide d_model=64 in 'sa(h=3)'"),
     ("unknown key of an op", ["proxy", "arch=bsa(blocks=2)"],
-     "error: unknown key 'blocks' in 'bsa(blocks=2)'; keys allowed for bsa: b, h"),
+     "error: unknown key 'blocks' in 'bsa(blocks=2)'; keys allowed for bsa: b, h, i"),
+    ("an activation ffn does not have", ["proxy", "arch=sa ffn(a=tanh)"],
+     "error: a='tanh' in 'ffn(a=tanh)' is not allowed; a must be one of gelu, relu, swish"),
+    ("weight sharing in a sandwich", ["search", "space=sandwich", "+space.share=true"],
+     "error: space.share=true is not allowed with structure=sandwich; allowed: free, interleaved"),
     ("missing data file", ["proxy", "data.train=/no/such/train.txt"],
      "error: data file '/no/such/train.txt' of data 'wikitext2' not found"),
     ("unknown data format", ["proxy", "data.format=xml"],
@@ -98,7 +105,7 @@ CASES = [
     ("convolution span longer than the sequence", ["proxy", "arch=sdconv(k=10001) ffn"],
      "error: k=10001 in 'sdconv(k=10001,h=4)' is larger than data.seq_len=16; allowed: an odd k <= 15"),
     ("more attention blocks than tokens", ["proxy", "arch=bsa(b=256) ffn"],
-     "error: b=256 in 'bsa(b=256,h=4)' does not fit data.seq_len=16"),
+     "error: b=256 in 'bsa(b=256,h=4,i=1)' does not fit data.seq_len=16"),
     ("10,000 sublayers in an arch string", ["proxy", "arch=" + " ".join(["ffn"] * 10_000)],
      "error: the architecture's 10,000 sublayers is too deep; allowed: 1..1,000 sublayers"),
     ("10,000 sublayers in a search", ["search", "model.n_sublayers=10000"],

@@ -21,10 +21,12 @@ from layernas.trainer.data import DataConfig
 from layernas.trainer.search.samplers import make_pruner, make_sampler
 from layernas.trainer.search.settings import StorageConfig, StudyConfig
 from layernas.trainer.search.storage import storage_url
+from layernas.trainer.supernet.settings import supernet_settings
 from layernas.trainer.tracking import LoggerConfig
 
 # what a command cannot do without
-REQUIRED = {"retrain": ["study.name=x"], "report": ["study.name=x"], "audit": ["study.name=x"]}
+REQUIRED = {"retrain": ["study.name=x"], "report": ["study.name=x"], "audit": ["study.name=x"],
+            "analyze": ["study.name=x"]}
 OWN_FILE = "data.train"  # the own-file data options (csv, tsv, jsonl, text) ask for it and only for it
 
 
@@ -47,8 +49,8 @@ PRESETS = group_options("experiment")
 
 def test_the_lists_are_not_empty():
     """The parametrisation below is read from conf/; an empty folder or a broken listing would pass vacuously."""
-    assert set(COMMANDS) == {"search", "retrain", "report", "proxy", "audit"}
-    assert len(GROUPS["search"]) == 9 and GROUPS["report"] == ["storage"]
+    assert set(COMMANDS) == {"search", "retrain", "report", "proxy", "audit", "analyze"}
+    assert len(GROUPS["search"]) == 10 and GROUPS["report"] == ["storage"]
     assert set(GROUPS["retrain"]) == {"data", "task", "model", "trainer", "storage", "logger"}
     assert {"smoke", "cpu_demo", "gpu_small"} <= set(PRESETS) and "_base" not in group_options("data")
     assert len(CASES) > 70
@@ -86,6 +88,9 @@ def check_views(command: str, cfg: dict, tmp_path: Path) -> None:
         assert LoggerConfig.from_dict(cfg["logger"]).kind == cfg["logger"]["kind"]
     if command in ("search", "retrain"):
         assert StudyConfig.from_dict(cfg["study"]).name == cfg["study"]["name"]
+    if "strategy" in used:
+        supernet = supernet_settings(cfg)
+        assert (supernet is None) == (cfg["strategy"]["name"] == "standalone")
     if "sampler" in used:
         assert make_sampler(cfg["sampler"], 1) is not None
     if "pruner" in used:

@@ -8,8 +8,13 @@ import torch.nn.functional as F
 from transformers.models.convbert.configuration_convbert import ConvBertConfig
 from transformers.models.convbert.modeling_convbert import ConvBertAttention
 
-from layernas.search_space import LayerSpec
-from layernas.search_space.ops.attention import BlockSparseAttention, SelfAttention, block_shifts
+from layernas.search_space import Architecture, LayerSpec
+from layernas.search_space.ops.attention import (
+    BlockSparseAttention,
+    SelfAttention,
+    block_shifts,
+    blockbert_identity_heads,
+)
 from layernas.search_space.ops.convolution import DynamicConv, LightweightConv, SpanDynamicConv
 from layernas.search_space.ops.mixed import MixedAttention
 
@@ -126,35 +131,56 @@ def test_bsa_with_one_block_equals_sa():
     torch.testing.assert_close(bsa(x, mask), sa(x, mask), atol=ATOL, rtol=0)
 
 
-def block_permutation_mask(T_pad: int, b: int, h: int, mask):
+def block_permutation_mask(T_pad: int, b: int, shifts: list[int], mask):
     """(B, h, T_pad, T_pad): query i may see key j iff block(j) == (block(i) + shift_head) mod b."""
     L = T_pad // b
     block = torch.arange(T_pad) // L
-    shifts = torch.tensor(block_shifts(h, b))
+    shifts = torch.tensor(shifts)
     allowed = block[None, None, :] == (block[None, :, None] + shifts[:, None, None]) % b  # (h, T, T)
     return allowed[None] & mask[:, None, None, :]
 
 
 @pytest.mark.parametrize("b", [2, 4])
 @pytest.mark.parametrize("length", [24, 23])
+@pytest.mark.parametrize("i", [None, 0, 1, 2, 3, 4])
 @torch.no_grad()
-def test_bsa_equals_dense_attention_under_block_permutation_mask(b, length):
-    bsa = BlockSparseAttention(D, b=b, h=H).double().eval()
+def test_bsa_equals_dense_attention_under_block_permutation_mask(b, length, i):
+    bsa = BlockSparseAttention(D, b=b, h=H, i=i).double().eval()
     x = torch.randn(B, length, D, dtype=torch.float64)
     mask = torch.ones(B, length, dtype=torch.bool)
     mask[1, 13:] = False
     T_pad = math.ceil(length / b) * b
     q, k, v = (F.pad(t, (0, 0, 0, T_pad - length)) for t in projections(bsa, x))
     full_mask = F.pad(mask, (0, T_pad - length), value=False)
-    ref = explicit_attention(q, k, v, block_permutation_mask(T_pad, b, H, full_mask))[:, :, :length]
+    ref = explicit_attention(q, k, v, block_permutation_mask(T_pad, b, bsa.shifts, full_mask))[:, :, :length]
     torch.testing.assert_close(bsa(x, mask), finish(bsa, ref), atol=ATOL, rtol=0)
+    assert bsa.shifts.count(0) == (bsa.i if b > 1 else H)
 
 
 def test_block_shifts_follow_blockbert():
-    assert block_shifts(4, 2) == [0, 0, 1, 1]
-    assert block_shifts(4, 4) == [0, 1, 2, 3]
-    assert block_shifts(2, 4) == [0, 2]
-    assert block_shifts(4, 1) == [0, 0, 0, 0]
+    # Qiu et al. 2020, section 4: 12 heads, n=2 -> 10:2; n=3 -> 8:2:2
+    assert blockbert_identity_heads(2, 12) == 10 and block_shifts(12, 2, 10) == [0] * 10 + [1, 1]
+    assert blockbert_identity_heads(3, 12) == 8 and block_shifts(12, 3, 8) == [0] * 8 + [1, 1, 2, 2]
+    assert blockbert_identity_heads(2, 4) == 3 and block_shifts(4, 2, 3) == [0, 0, 0, 1]
+    assert blockbert_identity_heads(4, 4) == 1 and block_shifts(4, 4, 1) == [0, 1, 2, 3]
+    assert blockbert_identity_heads(8, 4) == 1 and block_shifts(4, 8, 1) == [0, 1, 3, 5]
+    assert blockbert_identity_heads(1, 4) == 4 and block_shifts(4, 1, 0) == [0, 0, 0, 0]
+    assert block_shifts(4, 2, 2) == [0, 0, 1, 1] and block_shifts(4, 2, 0) == [1, 1, 1, 1]
+
+
+def test_bsa_identity_heads_key_round_trips_defaults_to_blockbert_and_changes_the_key():
+    default = LayerSpec.parse("bsa(b=2,h=4)")
+    assert str(default) == "bsa(b=2,h=4,i=3)" and LayerSpec.parse(str(default)) == default
+    even = LayerSpec.parse("bsa(b=2,h=4,i=2)")
+    assert str(even) == "bsa(b=2,h=4,i=2)" and LayerSpec.parse(str(even)) == even
+    assert Architecture((default,)).key() != Architecture((even,)).key()
+    assert LayerSpec.parse("bsa(b=1,h=4,i=2)").canonical() == LayerSpec.parse("sa(h=4)")
+    assert LayerSpec.parse("bsa(b=3,h=12)", d_model=48)["i"] == 8
+    assert LayerSpec.parse("bsa(b=2)", defaults={"identity_heads": 1})["i"] == 1
+    with pytest.raises(ValueError, match=r"^i=5 identity heads exceed h=4 heads in 'bsa\(b=2,h=4,i=5\)'$"):
+        LayerSpec.parse("bsa(b=2,h=4,i=5)")
+    with pytest.raises(ValueError, match=r"^i=-1 in 'bsa\(i=-1\)' is not allowed; i must be an integer from 0 to h"):
+        LayerSpec.parse("bsa(i=-1)")
 
 
 def band_matrix(kernel, T: int):
@@ -216,7 +242,7 @@ def test_lconv_dropconnect_is_per_position_and_batch_element_as_in_fairseq():
     assert len({round(v, 9) for v in per_head[0, :, 0].tolist()}) > 1, "one mask for every position"
     assert not torch.allclose(per_head[0], per_head[1]), "one mask for every batch element"
     # the keep rate and the 1/(1-p) scaling are dropout's: the mean kernel sum stays 1 x u
-    u = float(F.glu(op.glu_in(x[:1, :1]), dim=-1)[0, 0, 0])
+    u = float(F.glu(op.glu_in(x[:1, :1]), dim=-1)[0, 0, 0].detach())
     big = LightweightConv(D, k=5, h=H, weight_dropout=0.5).double().train()
     big.load_state_dict(op.state_dict())
     mean = big(torch.zeros(64, 64, D, dtype=torch.float64))[:, 2:-2].mean().item()

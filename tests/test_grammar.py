@@ -8,14 +8,14 @@ from tests.helpers import random_arch
 
 def test_canonical_string_writes_every_key_in_registry_order():
     a = Architecture.parse("sdconv(k=9) ffn sa ffn bsa(b=4) ffn(r=2)", d_model=128, n_heads=4)
-    assert str(a) == "sdconv(k=9,h=4) ffn(r=4) sa(h=4) ffn(r=4) bsa(b=4,h=4) ffn(r=2)"
+    assert str(a) == "sdconv(k=9,h=4) ffn(r=4) sa(h=4) ffn(r=4) bsa(b=4,h=4,i=1) ffn(r=2)"
     assert a.d_model == 128 and len(a) == 6
 
 
 def test_defaults_come_from_the_model_settings():
     a = Architecture.parse("sa dconv mixed ffn bsa", n_heads=2, kernel_size=5, ffn_ratio=3, n_blocks=4,
                            head_ratio=1)
-    assert str(a) == "sa(h=2) dconv(k=5,h=2) mixed(k=5,h=2,hr=1) ffn(r=3) bsa(b=4,h=2)"
+    assert str(a) == "sa(h=2) dconv(k=5,h=2) mixed(k=5,h=2,hr=1) ffn(r=3) bsa(b=4,h=2,i=1)"
 
 
 def test_whitespace_and_key_order_do_not_matter():
@@ -58,7 +58,7 @@ def test_flat_view_for_trackers():
 
 
 BAD = [
-    ("sa conv ffn", 64, "unknown op 'conv'", "allowed ops: bsa, dconv, ffn, lconv, lvconv, mixed, sa, sdconv"),
+    ("sa conv ffn", 64, "unknown op 'conv'", f"allowed ops: {', '.join(sorted(OPS))}"),
     ("sa(q=1)", 64, "unknown key 'q'", "keys allowed for sa: h"),
     ("sdconv(k=4)", 64, "k=4", "odd integer"),
     ("sa(h=3)", 64, "h=3", "divide d_model=64"),

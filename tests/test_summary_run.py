@@ -65,4 +65,34 @@ def test_a_failing_summary_run_is_a_warning(search_cfg, tmp_path, monkeypatch, c
     study = optuna.create_study(study_name="t")
     assert log_summary_run(study, plan) is None
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["warning: the W&B summary run of study 't' was not written (RuntimeError: W&B is down)"]
+    assert err == ["warning: the W&B summary run of study 't' was not written (RuntimeError: W&B is down); "
+                   "`layernas report study.name=t` writes it"]
+    assert study.user_attrs["summary_run"] == "failed"
+
+
+def test_report_writes_the_summary_run_a_search_could_not(search_cfg, tmp_path, monkeypatch, capsys):
+    from omegaconf import OmegaConf
+
+    import layernas.trainer.tracking as tracking
+    from layernas.trainer.apps.report import main as report
+
+    real = tracking.log_summary
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("W&B is down")
+
+    monkeypatch.setattr(tracking, "log_summary", broken)
+    cfg = search_cfg(*ONE_CANDIDATE)
+    study = run_search(cfg)
+    assert "`layernas report study.name=t` writes it" in capsys.readouterr().err
+    assert study.user_attrs["summary_run"] == "failed"
+    folder = tmp_path / "results" / "t"
+    assert not [s for s in map(inspect, sorted((folder / "wandb").glob("offline-run-*"))) if s["name"] == "t summary"]
+
+    monkeypatch.setattr(tracking, "log_summary", real)
+    assert report(OmegaConf.create({k: cfg[k] for k in ("study", "storage", "results_dir", "logger")})) == 0
+    assert "wrote the W&B summary run" in capsys.readouterr().out
+    runs = {s["name"]: s for s in map(inspect, sorted((folder / "wandb").glob("offline-run-*")))}
+    assert runs["t summary"]["state"] == "finished" and runs["t summary"]["summary"]["n_trials"] == 3
+    assert report(OmegaConf.create({k: cfg[k] for k in ("study", "storage", "results_dir", "logger")})) == 0
+    assert "wrote the W&B summary run" not in capsys.readouterr().out  # written once

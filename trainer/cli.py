@@ -59,6 +59,12 @@ def _proxy(cfg):
     return main(cfg)
 
 
+def _analyze(cfg):
+    from .apps.analyze import main
+
+    return main(cfg)
+
+
 COMMANDS = {
     "search": Command("search", "search layer patterns with Optuna; results in results/<study.name>/", _search),
     "retrain": Command("retrain", "retrain a study's best (or any) architecture with the full budget",
@@ -68,6 +74,8 @@ COMMANDS = {
                      _audit),
     "proxy": Command("proxy", "train one architecture with a short proxy run and print its metrics",
                      _proxy),
+    "analyze": Command("analyze", "what a study's model does with its attention heads (and convolution kernels)",
+                       _analyze),
 }
 
 USAGE = """usage: layernas <command> [key=value ...] [--help] [--cfg job]
@@ -83,6 +91,7 @@ Examples:
   layernas report study.name=smoke
   layernas audit study.name=smoke audit.k=3 audit.budgets=[3] audit.seeds=[0,1]
   layernas proxy arch="sdconv(k=9) ffn sa ffn" task=mlm trainer.max_steps=200
+  layernas analyze study.name=smoke trial=0 analyze.n_docs=200
 """
 
 

@@ -25,7 +25,9 @@ BASE_COLUMNS = ["number", "state", "baseline", "arch", "key"]
 # reference: what a predictor that ignores the input scores on the first objective (the majority class's
 # accuracy, MCC, F1 or loss; the unigram loss for masked LM); flags: e.g. "constant predictor"
 COST_COLUMNS = ["reference", "flags", "params", "model_params", "flops", "latency_ms", "steps", "wall_s",
-                "tokens_per_s", "duplicate_of", "reason", "started", "finished"]
+                "tokens_per_s", "duplicate_of", "reason", "started", "finished", "strategy", "standalone"]
+# strategy: how the trial's value was measured (standalone: its own proxy run; supernet: inherited weights);
+# standalone: for a supernet-scored trial trained stand-alone too, that run's value of the first objective
 
 
 def objective_names(study: optuna.Study) -> list[str]:
@@ -56,6 +58,7 @@ def rows(study: optuna.Study) -> tuple[list[str], list[list]]:
     trials = study.get_trials(deepcopy=False)
     why = reasons(trials)
     reference = reference_metric(study)
+    checked = standalone_values(study)
     out = []
     for t in trials:
         values = list(t.values) if t.values else [None] * len(names)
@@ -65,8 +68,30 @@ def rows(study: optuna.Study) -> tuple[list[str], list[list]]:
                     ", ".join(u.get("flags") or []) or None, _number(u.get("params")), _number(u.get("model_params")),
                     _number(u.get("flops")), _number(u.get("latency_ms")), _number(u.get("steps")),
                     _number(_round(u.get("wall_s"))), _number(_round(u.get("tokens_per_s"))), u.get("duplicate_of"),
-                    why.get(t.number), _time(t.datetime_start), _time(t.datetime_complete)])
+                    why.get(t.number), _time(t.datetime_start), _time(t.datetime_complete),
+                    u.get("strategy", "standalone"), _number(checked.get(t.number))])
     return columns, out
+
+
+def standalone_values(study: optuna.Study) -> dict[int, float]:
+    """A supernet study's stand-alone checks: trial number -> the stand-alone proxy value."""
+    from .supernet.standalone import records
+
+    return {n: r["value"] for n, r in records(study).items() if r.get("state") == "complete"}
+
+
+def _supernet(study: optuna.Study) -> dict | None:
+    """best.yaml's ``supernet`` section: rank agreement, cost and the checks (None for stand-alone studies)."""
+    from .supernet.summary import summarise
+
+    return summarise(study)
+
+
+def supernet_lines(study: optuna.Study) -> list[str]:
+    """report.md's ``Weight sharing`` section (none for stand-alone studies)."""
+    from .supernet.summary import lines
+
+    return lines(_supernet(study))
 
 
 def reference_metric(study: optuna.Study) -> str | None:
@@ -169,7 +194,8 @@ def best_document(study: optuna.Study) -> dict:
     return {"study": study.study_name, "objectives": study.user_attrs.get("objectives", []),
             "best" if single else "pareto_front": best[0] if single else best,
             "baselines": baselines, "seed_noise": noise, "ties_with_best": ties(ranked(study), noise) or None,
-            "seed": config.get("seed"), "git_commit": search_commit(study), "config": config}
+            "seed": config.get("seed"), "git_commit": search_commit(study), "config": config,
+            **({"supernet": weight_sharing} if (weight_sharing := _supernet(study)) else {})}
 
 
 def write_results(study: optuna.Study, study_dir: Path, with_plots: bool = False) -> None:
@@ -185,7 +211,8 @@ def write_results(study: optuna.Study, study_dir: Path, with_plots: bool = False
     images = draw(study, study_dir / "plots") if with_plots else _existing_images(study_dir / "plots")
     from .search.format import fmt
 
-    extra = {"audit": audit_lines(study_dir), "retrain": retrain_lines(study, study_dir, fmt)}
+    extra = {"audit": audit_lines(study_dir), "retrain": retrain_lines(study, study_dir, fmt),
+             "supernet": supernet_lines(study)}
     atomic_write_text(study_dir / "report.md", markdown(study, images, extra))
 
 
@@ -341,7 +368,7 @@ def markdown(study: optuna.Study, images: dict[str, Path], extra: dict[str, list
     top = ranked(study)
     noise = seed_noise(study)
     extra = extra or {}
-    lines += noise_lines(study, top, noise, fmt) + extra.get("audit", []) + [""]
+    lines += noise_lines(study, top, noise, fmt) + extra.get("audit", []) + extra.get("supernet", []) + [""]
     tied = tied_with_best(top)
     if tied:
         lines.insert(len(lines) - 1, f"- the best, #{top[0].number}, is tied with "
@@ -435,14 +462,27 @@ def log_summary_run(study: optuna.Study, plan) -> str | None:
     """The study's summary run in W&B: leaderboard table, plots and the best values. It is a record of
     results already written, so a failure is a one-line warning, never a failed search."""
     try:
-        return _log_summary_run(study, plan)
+        written = _log_summary_run(study, plan)
     except Exception as e:  # noqa: BLE001  (W&B raises many types; none may fail a finished search)
         from .secrets import redact
 
         reason = (str(e).strip().splitlines() or [""])[0]
         print(f"warning: the W&B summary run of study {study.study_name!r} was not written "
-              f"({type(e).__name__}: {redact(reason)})", file=sys.stderr, flush=True)
+              f"({type(e).__name__}: {redact(reason)}); `layernas report study.name={study.study_name}` writes it",
+              file=sys.stderr, flush=True)
+        _mark_summary_run(study, "failed")
         return None
+    if written is not None:
+        _mark_summary_run(study, "written")
+    return written
+
+
+def _mark_summary_run(study: optuna.Study, state: str) -> None:
+    """Kept in the study, so that ``layernas report`` knows to write a summary run that failed."""
+    try:
+        study.set_user_attr("summary_run", state)
+    except Exception as e:  # noqa: BLE001  (a storage that refuses writes must not fail the report either)
+        print(f"warning: could not record the summary run's state ({type(e).__name__})", file=sys.stderr)
 
 
 def _log_summary_run(study: optuna.Study, plan) -> str | None:

@@ -93,10 +93,23 @@ def choose(cfg: dict) -> tuple[str, dict, int | None]:
             raise ValueError(f"trial={cfg['trial']} is not a trial of study {study.study_name!r} with an architecture;"
                              f" trials: 0..{len(study.trials) - 1}")
         return matches[0].user_attrs["arch"], merged, cfg["trial"]
+    checked = standalone_best(study)
+    if checked is not None:  # a supernet study: the best of its candidates trained stand-alone
+        print(f"retraining trial #{checked['trial']}: the best stand-alone value of the supernet's checked "
+              f"candidates ({checked['value']:.4f}; supernet score {checked['score']:.4f})", flush=True)
+        return checked["arch"], merged, checked["trial"]
     best = best_trials(study)
     if not best:
         raise ValueError(f"study {study.study_name!r} has no complete trial yet; give trial=N or arch=...")
     return best[0].user_attrs["arch"], merged, best[0].number
+
+
+def standalone_best(study) -> dict | None:
+    """A supernet study's best stand-alone check (trial, arch, value, score), or None."""
+    from .supernet.summary import summarise
+
+    summary = summarise(study)
+    return summary["best_standalone"] if summary else None
 
 
 def retrain(cfg: dict) -> dict:

@@ -16,9 +16,14 @@ from .registry import HEADS, SPAN, OpDef, heads_divide, register
 
 
 class SeparableConv1d(nn.Module):
-    """Depthwise (span k, no bias) then pointwise conv plus a bias, as ConvBERT's ``SeparableConv1D``.
+    """Depthwise (span k, no bias) then pointwise conv plus a bias.
 
-    x: (B, T, D_in) -> (B, T, D_out).
+    Upstream: transformers ``models/convbert/modeling_convbert.py``, ``SeparableConv1D`` (same layout,
+    so weights copy one to one).
+
+    Args:
+        d_in: input channels; d_out: output channels; k: odd span of the depthwise convolution.
+    Shape: x (B, T, d_in) -> (B, T, d_out).
     """
 
     def __init__(self, d_in: int, d_out: int, k: int) -> None:
@@ -33,11 +38,18 @@ class SeparableConv1d(nn.Module):
 
 
 class SpanConv(nn.Module):
-    """The convolution half of ConvBERT: a span-based dynamic convolution driven by a given query.
+    """The convolution half of ConvBERT (Jiang et al. 2020, section 3.2): a span-based dynamic convolution
+    driven by a given query.
 
     ks = SeparableConv(x); kernel_t = softmax_k(W_k (ks_t * q_t)) per head; u = W_u x;
     out_t = sum_j kernel_{t,j} u_{t+j-(k-1)/2} per head (zero outside the sequence).
-    x: (B, T, D), q: (B, T, A) with A = n_heads * head_dim, mask: (B, T) -> (B, T, A).
+    Upstream: transformers ``models/convbert/modeling_convbert.py``, the ``key_conv_attn_layer``,
+    ``conv_kernel_layer`` and ``conv_out_layer`` path of ``ConvBertSelfAttention`` (equal in float64 with
+    copied weights, except that padding is zeroed here before convolving).
+
+    Args:
+        d_model: input width D; n_heads: convolution heads; head_dim: channels per head; k: odd span.
+    Shape: x (B, T, D), q (B, T, A) with A = n_heads * head_dim, mask (B, T) bool -> (B, T, A).
     """
 
     def __init__(self, d_model: int, n_heads: int, head_dim: int, k: int) -> None:
@@ -55,11 +67,23 @@ class SpanConv(nn.Module):
         u = zero_padding(self.conv_out(x), mask)  # (B, T, A)
         return apply_span_kernel(u, kernel)
 
+    def span_kernel(self, x: torch.Tensor, q: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        """The softmax kernel ``forward`` applies, for analysis: same arguments -> (B, T, h, k)."""
+        B, T, _ = x.shape
+        ks = self.key_conv(zero_padding(x, mask))  # (B, T, A)
+        return self.conv_kernel(ks * q).view(B, T, self.n_heads, self.k).softmax(dim=-1)
+
 
 class SpanDynamicConv(nn.Module):
-    """``sdconv``: ConvBERT span-based dynamic convolution on all ``h`` heads (no attention half).
+    """``sdconv``: ConvBERT's span-based dynamic convolution (Jiang et al. 2020) on all ``h`` heads, with
+    no attention half: a query projection, :class:`SpanConv`, an output projection.
 
-    x: (B, T, D), mask: (B, T) -> (B, T, D). ``head_dim`` defaults to D/h.
+    Upstream: the convolution half of transformers' ``ConvBertSelfAttention`` with its output projection
+    (``tests/test_equivalence.py``, float64, atol 1e-10).
+
+    Args:
+        d_model: width D; k: odd span; h: heads; head_dim: channels per head (default D/h).
+    Shape: x (B, T, D), mask (B, T) bool, True = real token -> (B, T, D).
     """
 
     def __init__(self, d_model: int, k: int, h: int, head_dim: int | None = None) -> None:
@@ -74,14 +98,23 @@ class SpanDynamicConv(nn.Module):
 
 
 class LightweightConv(nn.Module):
-    """``lconv`` (Wu et al. 2019, fairseq ``LightweightConv1dTBC``): GLU input projection, then a depthwise
-    convolution whose softmax-normalised kernel (h, k) is shared by the D/h channels of each head, then an
-    output projection. x: (B, T, D), mask: (B, T) -> (B, T, D).
+    """``lconv``: lightweight convolution (Wu et al. 2019, "Pay Less Attention with Lightweight and Dynamic
+    Convolutions", section 3): GLU input projection, then a depthwise convolution whose softmax-normalised
+    kernel (h, k) is shared by the D/h channels of each head, then an output projection.
+
+    Upstream: fairseq ``fairseq/modules/lightweight_convolution.py``, ``LightweightConv1dTBC`` (with
+    ``weight_softmax=True``), between the GLU ``linear1`` and the ``linear2`` of ``LightConvEncoderLayer``
+    (``fairseq/models/lightconv.py``); checked against its expanded band-matrix form.
 
     As in fairseq, the kernel is Xavier-initialised as an (h, 1, k) tensor, and DropConnect (training only)
     drops kernel entries independently for every position and batch element (fairseq's
     ``weight_dropout`` on the kernel expanded to (B*h, T, k)); without it the kernel is one (h, k) matrix
     and the convolution runs as ``conv1d``.
+
+    Args:
+        d_model: width D; k: odd span; h: kernel heads (D/h channels share one kernel);
+        weight_dropout: DropConnect probability on the normalised kernel (training only).
+    Shape: x (B, T, D), mask (B, T) bool, True = real token -> (B, T, D).
     """
 
     def __init__(self, d_model: int, k: int, h: int, weight_dropout: float = 0.0) -> None:
@@ -106,11 +139,24 @@ class LightweightConv(nn.Module):
         y = F.conv1d(u.transpose(1, 2), w.to(u.dtype), padding=self.k // 2, groups=D)  # (B, D, T)
         return self.out(y.transpose(1, 2))
 
+    def span_kernel(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """The softmax kernel ``forward`` applies (before DropConnect), for analysis: -> (B, T, h, k)."""
+        B, T, _ = x.shape
+        return self.kernel().to(x.dtype).expand(B, T, self.h, self.k)
+
 
 class DynamicConv(nn.Module):
-    """``dconv`` (Wu et al. 2019): like ``lconv``, but the (h, k) kernel of position t is predicted from
-    the (GLU-projected) token at t by a linear map, then softmax-normalised (and DropConnect in training).
-    x: (B, T, D), mask: (B, T) -> (B, T, D).
+    """``dconv``: dynamic convolution (Wu et al. 2019, section 4): like ``lconv``, but the (h, k) kernel of
+    position t is predicted from the (GLU-projected) token at t by a linear map, then softmax-normalised
+    (and DropConnect in training, independently per position and batch element).
+
+    Upstream: fairseq ``fairseq/modules/dynamic_convolution.py``, ``DynamicConv1dTBC`` (``weight_softmax=
+    True``, no ``renorm_padding``, kernel predicted from its input as in ``LightConvEncoderLayer``);
+    checked against its ``_forward_expanded`` band-matrix form.
+
+    Args:
+        d_model: width D; k: odd span; h: kernel heads; weight_dropout: DropConnect probability.
+    Shape: x (B, T, D), mask (B, T) bool, True = real token -> (B, T, D).
     """
 
     def __init__(self, d_model: int, k: int, h: int, weight_dropout: float = 0.0) -> None:
@@ -126,6 +172,12 @@ class DynamicConv(nn.Module):
         kernel = self.weight_linear(u).view(B, T, self.h, self.k).softmax(dim=-1)  # (B, T, h, k)
         kernel = F.dropout(kernel, self.weight_dropout, self.training)
         return self.out(apply_span_kernel(u, kernel))
+
+    def span_kernel(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """The softmax kernel ``forward`` applies (before DropConnect), for analysis: -> (B, T, h, k)."""
+        B, T, _ = x.shape
+        u = zero_padding(F.glu(self.glu_in(x), dim=-1), mask)  # (B, T, D)
+        return self.weight_linear(u).view(B, T, self.h, self.k).softmax(dim=-1)
 
 
 def half_span(k: int, h: int) -> int:

@@ -54,3 +54,20 @@ def apply_span_kernel(u: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     for j in range(1, k):  # a loop over the k taps, each a full-tensor op
         out = out + padded[:, j:j + T] * kernel[..., j, None]
     return out.reshape(B, T, C)
+
+
+def softmax_probs(q: torch.Tensor, k: torch.Tensor, keep: torch.Tensor | None) -> torch.Tensor:
+    """The probabilities ``scaled_dot_product_attention(q, k, v, attn_mask=keep)`` applies to v, as a tensor.
+
+    Args:
+        q, k: queries and keys (B, h, T, d); the scale is 1/sqrt(d), SDPA's default.
+        keep: bool, broadcastable to (B, h, T, T), True = the query may attend to the key (None: all).
+    Shape: (B, h, T, T); each row sums to 1 over its kept keys, and a row with no kept key is all zero
+    (where the ops zero that query's output).
+    """
+    scores = q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5  # (B, h, T, T)
+    if keep is None:
+        return scores.softmax(dim=-1)
+    scores = scores.masked_fill(~keep, float("-inf"))
+    has_key = keep.any(dim=-1, keepdim=True)
+    return scores.masked_fill(~has_key, 0.0).softmax(dim=-1).masked_fill(~has_key, 0.0)

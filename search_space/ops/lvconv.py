@@ -60,6 +60,12 @@ class LVDynamicConv(nn.Module):
         kernel = self.conv_kernel(s).view(B, T, self.h, self.k).softmax(dim=-1)  # (B, T, h, k)
         return self.out(convolution.apply_span_kernel(v, kernel))  # (B, T, D)
 
+    def span_kernel(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """The softmax kernel ``forward`` applies, for analysis: -> (B, T, h, k)."""
+        B, T, _ = x.shape
+        v = zero_padding(F.glu(self.glu_in(x), dim=-1), mask)  # (B, T, D)
+        return self.conv_kernel(self.key_conv(v)).view(B, T, self.h, self.k).softmax(dim=-1)
+
 
 def lvconv_params(d_model: int, k: int, h: int) -> int:
     """GLU (2 D^2 + 2 D), separable conv (D k + D^2 + D), kernel dense (D h k + h k), output (D^2 + D)."""

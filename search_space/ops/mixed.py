@@ -10,7 +10,7 @@ from torch import nn
 
 from ..positional import Rotary
 from .convolution import SpanConv, span_conv_flops, span_conv_params
-from .functional import key_padding_mask, merge_heads, split_heads
+from .functional import key_padding_mask, merge_heads, softmax_probs, split_heads
 from .registry import HEAD_RATIO, HEADS, SPAN, OpDef, register
 
 
@@ -24,9 +24,16 @@ class MixedAttention(nn.Module):
     """Mixed attention: n = h/hr attention heads and n span-conv heads of size D/(2n) each, sharing the
     query; their outputs are concatenated (attention first, as in ConvBERT) and projected back to D.
 
+    Paper: Jiang et al. 2020, "ConvBERT: Improving BERT with Span-based Dynamic Convolution", section 3.3.
+    Upstream: transformers ``models/convbert/modeling_convbert.py``, ``ConvBertSelfAttention`` plus the
+    dense layer of ``ConvBertSelfOutput`` (equal in float64 with copied weights, head ratios 1, 2, 4).
     Unlike ``transformers``' ConvBERT, whose convolution half ignores the attention mask, padded
     positions are zeroed before the convolutions, so they never leak into real positions.
-    x: (B, T, D), mask: (B, T) -> (B, T, D).
+
+    Args:
+        d_model: width D; k: odd span of the convolution half; h: heads before the ratio; hr: head ratio
+            (h/hr heads per half); attn_dropout; rotary: rotary positions on the attention half's q, k.
+    Shape: x (B, T, D), mask (B, T) bool, True = real token -> (B, T, D).
     """
 
     def __init__(self, d_model: int, k: int, h: int, hr: int, attn_dropout: float = 0.0,
@@ -48,9 +55,17 @@ class MixedAttention(nn.Module):
         q, k, v = (split_heads(t, self.n) for t in (mixed_q, self.key(x), self.value(x)))  # (B, n, T, d)
         if self.rotary is not None:
             q, k = self.rotary(q, k)
+        return self.out(torch.cat([merge_heads(self.attend(q, k, v, mask)), conv], dim=-1))
+
+    def attend(self, q, k, v, mask):
+        """The attention half: (B, n, T, d) x3, (B, T) -> (B, n, T, d)."""
         p = self.attn_dropout if self.training else 0.0
-        att = F.scaled_dot_product_attention(q, k, v, attn_mask=key_padding_mask(mask), dropout_p=p)
-        return self.out(torch.cat([merge_heads(att), conv], dim=-1))
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=key_padding_mask(mask), dropout_p=p)
+
+    def attention_probs(self, q, k, mask):
+        """The probabilities the attention half applies to v (before dropout), for analysis:
+        (B, n, T, d) x2, (B, T) -> (B, n, T, T)."""
+        return softmax_probs(q, k, key_padding_mask(mask))
 
 
 def _params(d_model: int, k: int, h: int, hr: int) -> int:

@@ -20,14 +20,34 @@ class Key:
     ``default`` names the :class:`~layernas.search_space.config.ModelConfig` field that supplies the value
     when a sublayer string omits the key. ``check`` returns True when the value is allowed (``allowed``
     says which values are, for messages). ``example`` is a small allowed value that fits any d_model
-    divisible by 4 (for :attr:`OpDef.example`).
+    divisible by 4 (for :attr:`OpDef.example`). ``derive``, for a key whose good default depends on the
+    sublayer's other keys, computes it from them (``derive(**keys_before_it)``) when the ModelConfig field
+    is None.
+
+    A key added to an op after strings without it were written has ``default=None`` and a ``fixed`` value
+    instead: an omitted key takes it whatever the model config says, and canonical strings leave the key
+    out at that value, so every older string keeps its meaning, its text and its ``key()``. ``names``
+    makes a key take one of these words (``ffn(a=relu)``) instead of an integer.
     """
 
     name: str
-    default: str
+    default: str | None
     allowed: str
     check: Callable[[int], bool]
-    example: int
+    example: int | str
+    derive: Callable[..., int] | None = None
+    fixed: int | str | None = None
+    names: tuple[str, ...] = ()
+
+    def accepts(self, value: object) -> bool:
+        """Whether ``value`` is allowed: one of ``names`` for a named key, else an int that passes ``check``."""
+        if self.names:
+            return isinstance(value, str) and value in self.names
+        return isinstance(value, int) and not isinstance(value, bool) and self.check(value)
+
+    def written(self, value: object) -> bool:
+        """Whether a canonical string writes this key at ``value`` (a fixed-default key only off it)."""
+        return self.fixed is None or value != self.fixed
 
 
 def _positive(v: int) -> bool:

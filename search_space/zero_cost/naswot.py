@@ -14,8 +14,10 @@ def _code_sources(encoder: nn.Module) -> list[nn.Module]:
     without ``ffn``, every sublayer's op."""
     ffn = [layer.op for spec, layer in zip(encoder.arch, encoder.layers, strict=True) if spec.op == "ffn"]
     if ffn:
-        return [next(m for m in op.modules() if isinstance(m, nn.Linear)) for op in ffn]
-    return [layer.op for layer in encoder.layers]
+        sources = [next(m for m in op.modules() if isinstance(m, nn.Linear)) for op in ffn]
+    else:
+        sources = [layer.op for layer in encoder.layers]
+    return list(dict.fromkeys(sources))  # a tied sublayer (``^``) is hooked once; its hook fires at every use
 
 
 def naswot(model: nn.Module, batch: dict) -> float:

@@ -25,6 +25,16 @@ def _ci(ci) -> str:
     return f"[{_num(ci[0], 2)}, {_num(ci[1], 2)}]"
 
 
+def proxy_label(plan) -> str:
+    """What the study's values are: its proxy runs', or a supernet's scores (``strategy=supernet``)."""
+    config = plan.study.user_attrs["config"]
+    if (config.get("strategy") or {}).get("name") == "supernet":
+        steps = config["strategy"]["supernet"]["steps"]
+        return f"supernet score (inherited weights of a {steps}-step supernet; budgets are multiples of the " \
+               f"{plan.proxy_steps}-step stand-alone proxy)"
+    return f"{plan.proxy_steps}-step proxy"
+
+
 def analyse(plan, archs, scores: dict, n_boot: int, seed: int) -> dict:
     reference = plan.budgets[-1]
     budgets = budget_rows(archs, plan.budgets, n_boot, seed)
@@ -34,7 +44,8 @@ def analyse(plan, archs, scores: dict, n_boot: int, seed: int) -> dict:
             "direction": "minimize" if plan.sign > 0 else "maximize", "proxy_steps": plan.proxy_steps,
             "budgets": plan.budgets, "seeds": plan.seeds, "reference": reference, "git_commit": git_commit(),
             "agreement": {f"x{b:g}": row for b, row in budgets.items()}, "ladder": steps, "zero_cost": zero,
-            "recommendation": recommend(zero, steps, budgets, plan.proxy_steps, reference),
+            "proxy": proxy_label(plan),
+            "recommendation": recommend(zero, steps, budgets, plan.proxy_steps, reference, proxy_label(plan)),
             "archs": [_arch_row(plan, a, scores.get(a.trial, {})) for a in archs]}
 
 
@@ -59,7 +70,7 @@ def _csv(rows: list[dict]) -> str:
 def markdown(doc: dict, images: dict[str, Path]) -> str:
     ref = f"x{doc['reference']:g}"
     lines = [f"# Audit of study `{doc['study']}`", "",
-             f"How well the study's {doc['proxy_steps']}-step proxy ranks {len(doc['archs'])} of its architectures "
+             f"How well the study's {doc['proxy']} ranks {len(doc['archs'])} of its architectures "
              f"against training {', '.join(f'x{b:g}' for b in doc['budgets'])} as long, on seeds {doc['seeds']} "
              f"({doc['metric']}, {doc['direction']}; 95% intervals by a bootstrap over architectures and seeds).", "",
              f"**{doc['recommendation']['line']}**", "",

@@ -78,12 +78,12 @@ def zero_cost_rows(archs: list[Arch], scores: dict[int, dict[str, float]], refer
 
 
 def recommend(zero_cost: dict[str, dict], steps: list[dict], budgets: dict[float, dict], proxy_steps: int,
-              reference: float) -> dict:
+              reference: float, proxy: str | None = None) -> dict:
     """The cheapest signal whose tau against the largest budget has a lower 95% bound >= TRUSTED_TAU."""
     options = [(f"zero-cost {name}", row) for name, row in zero_cost.items()]
     options += [(f"the proxy's ranking at step {r['step']}", r) for r in steps if r["step"] < proxy_steps]
     if reference in budgets:
-        options.append((f"the proxy ({proxy_steps} steps)", budgets[reference]))
+        options.append((proxy or f"the proxy ({proxy_steps} steps)", budgets[reference]))
     for name, row in options:
         low = row["tau_ci"][0]
         if math.isfinite(low) and low >= TRUSTED_TAU:

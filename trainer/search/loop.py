@@ -26,7 +26,13 @@ from .trial import TrialRunner
 def run_search(plan: SearchPlan) -> optuna.Study:
     """Open (or resume) the study, queue the baselines and run trials until ``study.n_trials``, in this
     process or in ``study.n_workers`` worker processes; then the final results and the summary run.
-    A signal stops it between two storage writes, with the results files up to date."""
+    A signal stops it between two storage writes, with the results files up to date. With
+    ``strategy=supernet`` the candidates are scored by one weight-sharing supernet instead
+    (:mod:`layernas.trainer.supernet.loop`)."""
+    if plan.supernet is not None:
+        from ..supernet.loop import run_supernet_search
+
+        return run_supernet_search(plan)
     check_storage(plan.cfg["storage"], plan.study_dir)
     interrupts.check()  # before the seconds of importing torch and Lightning, which a signal waits for
     if plan.n_workers > 1:

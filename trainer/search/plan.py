@@ -11,6 +11,7 @@ from layernas.search_space.space import SearchSpace, make_space
 from ..budget import check_budget
 from ..config import check_run_config
 from ..names import check_name
+from ..supernet.settings import supernet_settings
 from .objectives import Objective, objectives_from
 from .samplers import make_pruner, make_sampler
 from .settings import StorageConfig, StudyConfig
@@ -32,6 +33,7 @@ class SearchPlan:
     objectives: list[Objective]
     study_dir: Path
     budget: str = ""  # the largest candidate's size, FLOPs and memory against the machine's
+    supernet: object = None  # strategy=supernet: its SupernetConfig (None: a proxy run per candidate)
 
     @property
     def name(self) -> str:
@@ -72,6 +74,7 @@ def plan_search(cfg: dict) -> SearchPlan:
     storage = StorageConfig.from_dict(cfg["storage"])
     run = check_run_config("ffn", cfg, budget=False)
     objectives = objectives_from(list(cfg["objectives"]), cfg["task"])
+    supernet = supernet_settings(cfg)
     space_cfg = dict(cfg["space"])
     space = make_space(space_cfg.pop("name"), space_cfg.pop("structure"), space_cfg.pop("n_sublayers"),
                        space_cfg.pop("ops"), ModelConfig.from_dict(cfg["model"]),
@@ -83,4 +86,4 @@ def plan_search(cfg: dict) -> SearchPlan:
     storage_url(cfg["storage"], study_dir)
     make_sampler(cfg["sampler"], len(objectives))
     make_pruner(cfg["pruner"], len(objectives))
-    return SearchPlan(cfg, study, storage, space, objectives, study_dir, budget)
+    return SearchPlan(cfg, study, storage, space, objectives, study_dir, budget, supernet)

@@ -97,9 +97,12 @@ class TrialRunner:
             if twin.state in (TrialState.COMPLETE, TrialState.PRUNED):
                 return self._reuse(trial, twin)
             # its worker died before it finished: train this one instead
-        result = run_proxy(candidate.arch, self.plan.cfg, trial=trial if self.plan.prunes else None,
-                           run=self._run_info(trial))  # training is interruptible, its storage writes are not
-        return self._result(trial, result, candidate.arch)
+        return self._result(trial, self.train(trial, candidate.arch), candidate.arch)
+
+    def train(self, trial: optuna.Trial, arch: Architecture) -> ProxyResult:
+        """Measure the candidate: a proxy run (a supernet strategy scores it with shared weights instead)."""
+        return run_proxy(arch, self.plan.cfg, trial=trial if self.plan.prunes else None,
+                         run=self._run_info(trial))  # training is interruptible, its storage writes are not
 
     def _result(self, trial: optuna.Trial, result: ProxyResult, arch: Architecture) -> tuple[TrialState, list | None]:
         self._record(trial, result)
@@ -214,6 +217,9 @@ class TrialRunner:
         if len(self.plan.objectives) > 1:
             return f"Pareto front {len(best)} trials"
         return f"best {fmt(best[0].values[0])} (#{best[0].number})" if best else "best -"
+
+    def done(self) -> None:
+        """Called when this process has no trial left to run (a strategy records what it measured)."""
 
     def write_results(self, plots: bool = False) -> None:
         from ..report import write_results

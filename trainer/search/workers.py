@@ -51,14 +51,16 @@ def threads_per_worker(n_workers: int) -> int:
     return max(1, (os.cpu_count() or 1) // n_workers)
 
 
-def run_workers(plan: SearchPlan) -> None:
-    """Start ``plan.n_workers`` workers and wait for them. A signal to this process (Ctrl-C reaches the
+def run_workers(plan: SearchPlan, runner_class: type | None = None) -> None:
+    """Start ``plan.n_workers`` workers (each running its trials with ``runner_class``, a
+    :class:`~.trial.TrialRunner` by default) and wait for them. A signal to this process (Ctrl-C reaches the
     whole process group; ``kill`` or SLURM's SIGTERM may reach only this one) is passed on to every
     worker, each records its running trial as interrupted, and this raises :class:`Interrupted`."""
     threads = threads_per_worker(plan.n_workers)
     context = worker_context()
     ready = context.Barrier(plan.n_workers)  # start trials together, after every worker has loaded
-    workers = [context.Process(target=worker_main, args=(plan, i, threads, ready), name=f"layernas-worker-{i}")
+    workers = [context.Process(target=worker_main, args=(plan, i, threads, ready, runner_class),
+                               name=f"layernas-worker-{i}")
                for i in range(plan.n_workers)]
     for w in workers:
         w.start()
@@ -86,7 +88,7 @@ def _wait(workers: list) -> None:
             waiting.remove(done)
 
 
-def worker_main(plan: SearchPlan, index: int, threads: int, ready=None) -> None:
+def worker_main(plan: SearchPlan, index: int, threads: int, ready=None, runner_class: type | None = None) -> None:
     """One worker (forked or spawned): load the study, wait for the others (``ready``), run trials until
     the study is full; a signal ends it with the shell's code for it (130, 143)."""
     import optuna
@@ -111,7 +113,9 @@ def worker_main(plan: SearchPlan, index: int, threads: int, ready=None) -> None:
                     ready.wait(timeout=600)
             except threading.BrokenBarrierError:
                 pass  # a sibling failed to start: go on without it
-        run_trials(plan, study, TrialRunner(plan, study, worker=index))
+        runner = (runner_class or TrialRunner)(plan, study, worker=index)
+        run_trials(plan, study, runner)
+        runner.done()
     except interrupts.Interrupted as stop:
         raise SystemExit(stop.exit_code) from None
 

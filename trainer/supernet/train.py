@@ -1,0 +1,141 @@
+"""Training a study's supernet once: under the study's lock (the first process trains, any other waits and
+finds it trained), resuming its checkpoint after a kill, with Lightning as a proxy run is trained."""
+
+from __future__ import annotations
+
+import json
+import socket
+from dataclasses import replace
+from pathlib import Path
+
+from .. import interrupts
+from ..files import atomic_write_text
+from ..search.slots import TrialSlots
+from ..search.storage import storage_url
+from . import checkpoint
+from .checkpoint import TrainState
+from .settings import SupernetConfig
+
+ATTR = "supernet"  # study user attribute: the finished supernet (steps, wall time, where it was trained)
+UNTRAINED_KEYS = ("top_k", "random_k", "checkpoint_every", "val_paths")  # settings that do not change the weights
+
+
+class SupernetFailed(ValueError):
+    """The supernet's training failed (a non-finite loss); one line, like a bad setting."""
+
+
+def fingerprint(cfg: dict, settings: SupernetConfig) -> dict:
+    """The settings that decide the supernet's weights: a checkpoint made with others is not resumed."""
+    data = {k: v for k, v in cfg["data"].items() if k not in ("cache_dir", "data_dir")}
+    trainer = {k: cfg["trainer"].get(k) for k in ("optim", "gradient_clip_val", "precision")}
+    strategy = {k: v for k, v in settings.__dict__.items() if k not in UNTRAINED_KEYS}
+    return json.loads(json.dumps({"space": cfg["space"], "model": cfg["model"], "data": data, "trainer": trainer,
+                                  "task": cfg["task"], "seed": cfg["seed"], "supernet": strategy}))
+
+
+def _difference(old: dict, new: dict, prefix: str = "") -> str:
+    """The first setting where two fingerprints differ, as ``key: old -> new``."""
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            found = _difference(a, b, f"{prefix}{key}.")
+            if found:
+                return found
+        elif a != b:
+            return f"{prefix}{key}: {a!r} -> {b!r}"
+    return ""
+
+
+def train_supernet(plan, study, settings: SupernetConfig) -> TrainState:
+    """The study's trained supernet (training or resuming it first if needed), once per study."""
+    path = checkpoint.path_of(plan.study_dir)
+    lock = TrialSlots(study, plan.study_dir / ".trials.lock", storage_url(plan.cfg["storage"], plan.study_dir))
+    wanted = fingerprint(plan.cfg, settings)
+    with lock.held():
+        state = checkpoint.read_state(path)
+        recorded = study.user_attrs.get(ATTR)
+        if state is None and recorded and recorded.get("host") != socket.gethostname():
+            raise ValueError(f"the supernet of study {plan.name!r} was trained on {recorded['host']} into its "
+                             f"{path.parent}; workers on other machines need that folder (a shared file system)")
+        if state is not None and state.fingerprint != wanted:
+            changed = _difference(state.fingerprint, wanted)
+            raise ValueError(f"{path} holds a supernet trained with other settings ({changed}); use another "
+                             "study.name, or delete that folder to train it again")
+        if state is not None and state.complete:
+            return state
+        state = _fit(plan, settings, path, state or TrainState(fingerprint=wanted))
+        study.set_user_attr(ATTR, {"step": state.step, "wall_s": state.wall_s, "sessions": state.sessions,
+                                   "host": socket.gethostname(), "path": str(path)})
+    return state
+
+
+def _fit(plan, settings: SupernetConfig, path: Path, state: TrainState) -> TrainState:
+    """Train from ``state.step`` to ``settings.steps``, checkpointing; write the summary when done."""
+    import lightning.pytorch as pl
+    import torch
+
+    from layernas.search_space.supernet import PathSampler, SuperEncoder, SuperMaskedLM, panel
+
+    from ..callbacks import NonFiniteGuard
+    from ..config import TaskConfig, TrainerConfig
+    from ..data import DataConfig, MLMDataModule
+    from ..proxy import _trainer
+    from ..tracking import RunInfo, finish, make_logger
+    from .callbacks import Checkpointing
+    from .module import SupernetModule, stream_loader
+
+    cfg, space = plan.cfg, plan.space
+    tcfg = replace(TrainerConfig.from_dict(cfg["trainer"]), max_time=None)  # the proxy's time limit is a proxy's
+    if tcfg.threads:
+        torch.set_num_threads(tcfg.threads)
+    pl.seed_everything(cfg["seed"], verbose=False)
+    task = TaskConfig.from_dict(cfg["task"])
+    dm = MLMDataModule(DataConfig.from_dict(cfg["data"]), cfg["seed"], mask_prob=task.mask_prob)
+    dm.setup("fit")
+    model = SuperMaskedLM(SuperEncoder.from_space(space, dm.vocab_size, dm.data.seq_len))
+    sampler = PathSampler(space, cfg["seed"], settings.sandwich, settings.fairness)
+    resume = None
+    if state.step:
+        state, adam, rng = checkpoint.load(path, model)
+        sampler.load_state(state.sampler)
+        resume = (adam, rng)
+        print(f"supernet: resuming at step {state.step}/{settings.steps} from {path}", flush=True)
+    else:
+        print(f"supernet: {sum(p.numel() for p in model.parameters()):,} parameters, "
+              f"{sum(len(c) for c in model.encoder.slots)} shared modules over {len(model.encoder.slots)} positions; "
+              f"training {settings.steps} steps", flush=True)
+    module = SupernetModule(model, tcfg.optim, settings.steps, sampler, panel(space, settings.val_paths, cfg["seed"]),
+                            state.step, resume)
+    guard = NonFiniteGuard()
+    saver = Checkpointing(path, settings.checkpoint_every, settings.steps, state)
+    run = RunInfo(name=f"{plan.name} supernet", group=plan.name, job_type="supernet", save_dir=plan.study_dir,
+                  config={**cfg, "supernet/start_step": state.step})
+    logger = make_logger(cfg.get("logger"), run)
+    trainer = _trainer(tcfg, settings.steps - state.step, [guard, saver], logger, "supernet")
+    val = dm.val_dataloader()
+    val.generator = torch.Generator()  # its iterators draw a seed: from the global random state without one
+    try:
+        with interrupts.interruptible():
+            trainer.fit(module, train_dataloaders=stream_loader(dm.train_dataloader(), state.step),
+                        val_dataloaders=val)
+            if guard.reason is None and not saver.validated:
+                trainer.validate(module, dataloaders=val, verbose=False)
+    except (KeyboardInterrupt, SystemExit) as e:  # Lightning turns Ctrl-C into SystemExit(1)
+        interrupts.restore()
+        finish(logger, {"state": "interrupted", "step": saver.state.step}, failed=True)
+        raise interrupts.Interrupted.of(e) from None
+    if guard.reason is not None:
+        finish(logger, {"state": "failed", "reason": guard.reason}, failed=True)
+        raise SupernetFailed(f"the supernet's {guard.reason} (checkpoint at step {saver.state.step}); lower "
+                             "trainer.optim.lr; the same command resumes from the checkpoint")
+    state = saver.finish(trainer, module)
+    finish(logger, {"state": "complete", "step": state.step, "wall_s": state.wall_s,
+                    "val/mlm_loss": state.curve[-1][1] if state.curve else None})
+    summary = {k: v for k, v in state.__dict__.items() if k not in ("sampler", "optimizer")}
+    summary["params"] = sum(p.numel() for p in model.parameters())
+    summary["modules"] = [sorted(c) for c in model.encoder.slots]
+    atomic_write_text(path.parent / "supernet.json", json.dumps(summary, indent=2))
+    last = f"; panel val/mlm_loss {state.curve[-1][1]:.4f}" if state.curve else ""
+    print(f"supernet: trained {state.step} steps in {state.wall_s:.0f} s over {state.sessions} session(s){last}",
+          flush=True)
+    return state
