@@ -281,11 +281,6 @@ def _named(values: tuple) -> bool:
     return isinstance(values[0], str)
 
 
-def get_key_default(op: str, key: str) -> str:
-    """The ModelConfig field that supplies ``key`` of ``op`` when it is not searched."""
-    return next(k.default for k in get_op(op).keys if k.name == key)
-
-
 def make_space(name: str, structure: str, n_sublayers: int, ops, model: ModelConfig, **kwargs) -> SearchSpace:
     """Build a space from config values (lists become tuples; a key set to null is not searched, so a
     config can name it and ``space.domains.k=[3,9]`` overrides it without a ``+``)."""
