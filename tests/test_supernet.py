@@ -228,7 +228,7 @@ def test_training_lowers_the_loss_and_the_search_checks_its_best_stand_alone(sup
     assert state.train_loss[-1][1] < state.train_loss[0][1] - 0.3, state.train_loss  # mean over 20 steps each
     assert [s for s, _ in state.curve] == [20, 40, 60, 80] and state.curve[-1][1] < state.curve[0][1]
     rows = read_csv(folder / "trials.csv")
-    assert len(rows) == 24 and {r["strategy"] for r in rows} == {"supernet"}
+    assert len({r["key"] for r in rows}) == 24 and {r["strategy"] for r in rows} == {"supernet"}  # n_trials: distinct
     assert all(r["steps"] == "0" for r in rows)  # scored, never trained
     checks = records(study)
     assert len(checks) == 5 and Counter(r["role"] for r in checks.values()) == {"top": 3, "random": 2}
@@ -290,6 +290,50 @@ def test_a_supernet_study_is_retrained_from_its_best_stand_alone_check_and_audit
     assert out.returncode == 0, out.stderr
     audit = (results / "t" / "audit" / "audit.md").read_text()
     assert "supernet score (inherited weights of a 80-step supernet" in audit
+
+
+def test_a_supernet_search_counts_each_network_once():
+    """Re-proposing a scored network costs nothing in a supernet search, so it does not use up study.n_trials;
+    a stand-alone search's twins still count (each is a trial the user asked for)."""
+    from optuna.distributions import CategoricalDistribution
+    from optuna.trial import create_trial
+
+    from layernas.trainer.search.slots import counted_in
+
+    def trial(key: str, strategy: str | None, **attrs):
+        return create_trial(value=1.0, params={"x": 0}, distributions={"x": CategoricalDistribution([0])},
+                            user_attrs={"key": key, **({"strategy": strategy} if strategy else {}), **attrs})
+
+    scored = [trial("a", "supernet"), trial("a", "supernet", duplicate_of=0), trial("b", "supernet"),
+              trial("a", "supernet", duplicate_of=0), trial("c", "supernet", rejected=True)]
+    assert counted_in(scored) == 2
+    assert counted_in([trial("a", None), trial("a", None, duplicate_of=0), trial("b", None)]) == 3
+
+
+def test_a_supernet_search_stops_when_the_sampler_only_repeats(tmp_path, monkeypatch, capsys):
+    """A space of fewer networks than study.n_trials: scoring stops once the sampler proposes only scored ones,
+    says so, and the stand-alone checks still run on what was scored."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from layernas.trainer.search import runner
+    from layernas.trainer.search.loop import search
+    from layernas.trainer.search.slots import counted
+    from layernas.trainer.supernet.standalone import records
+    from tests.conftest import CONF
+
+    monkeypatch.setattr(runner, "MAX_REPEATS_IN_A_ROW", 12)
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        cfg = compose("search", overrides=[*TINY, f"results_dir={tmp_path}", "study.name=t", *SUPERNET,
+                                           "model.n_sublayers=2", "space.domains.k=null", "study.n_trials=30",
+                                           "strategy.supernet.steps=10", "strategy.supernet.top_k=2",
+                                           "strategy.supernet.random_k=1"])
+    study = search(OmegaConf.to_container(cfg, resolve=True))
+    keys = {t.user_attrs["key"] for t in study.trials}
+    assert len(keys) <= 9 and counted(study) == len(keys) < len(study.trials)  # {sa, ffn, lvconv} at 2 positions
+    assert all("duplicate_of" in t.user_attrs for t in study.trials[-12:])
+    assert "the last 12 candidates the sampler proposed were all scored before" in capsys.readouterr().err
+    assert len(records(study)) == 3
 
 
 def cli(results: Path, *extra: str, **kw):
@@ -363,7 +407,8 @@ def test_workers_score_one_supernet_trained_once(tmp_path):
     assert "error" not in err.lower(), err
     study = optuna.load_study(study_name="t", storage=optuna.storages.JournalStorage(
         optuna.storages.journal.JournalFileBackend(str(tmp_path / "results" / "t" / "journal.log"))))
-    assert len([t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]) == 10
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len({t.user_attrs["key"] for t in complete}) == 10  # distinct networks: a repeat does not count
     assert {t.user_attrs["worker"] for t in study.trials} >= {0, 1}
     assert study.user_attrs["supernet"]["sessions"] == 1
     assert sum(k.startswith("supernet/scoring/") for k in study.user_attrs) == 2  # each worker's scoring time

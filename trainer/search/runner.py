@@ -4,6 +4,7 @@ the slot go, run the trial; until the study holds ``study.n_trials`` counted tri
 from __future__ import annotations
 
 import socket
+import sys
 import time
 import warnings
 
@@ -12,36 +13,45 @@ from optuna.trial import TrialState
 
 from .. import interrupts, optuna_private
 from .plan import SearchPlan
-from .slots import TrialSlots, pid_alive
+from .slots import TrialSlots, counted, pid_alive
 from .storage import StaleTrialHandler, storage_url
 from .trial import TrialRunner
 
 MAX_REJECTED_IN_A_ROW = 100  # candidates a constraint may reject one after another before the search gives up
+MAX_REPEATS_IN_A_ROW = 200  # supernet trials re-proposing scored networks before the sampler counts as spent
 
 
 class TooManyRejections(ValueError):
     """The sampler keeps proposing candidates that a constraint rejects."""
 
 
-def run_trials(plan: SearchPlan, study: optuna.Study, runner: TrialRunner) -> None:
-    """Run trials until the study is full, ``study.timeout`` has passed or a signal stops it."""
+def run_trials(plan: SearchPlan, study: optuna.Study, runner: TrialRunner) -> bool:
+    """Run trials until the study is full, ``study.timeout`` has passed or a signal stops it. True when the
+    search is over: full, or (supernet scoring, where a repeat does not count) the sampler proposes only
+    networks it has scored already."""
     start = time.time()
     slots = TrialSlots(study, plan.study_dir / ".trials.lock", storage_url(plan.cfg["storage"], plan.study_dir))
-    rejected_in_a_row = 0
+    rejected_in_a_row = repeats_in_a_row = 0
     while True:
         interrupts.check()
         if plan.timeout is not None and time.time() - start >= plan.timeout:
             print(f"study.timeout={plan.timeout} s reached", flush=True)
-            return
+            return False
         with slots.claim(plan.n_trials, tidy=lambda: fail_dead_local_trials(study, plan)) as room:
             if not room:
-                return
+                return True
             with warnings.catch_warnings():  # heartbeats are sent by TrialRunner.run, as study.optimize would
                 warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
                 trial = study.ask()
             candidate = runner.register(trial)
         runner.run(trial, candidate)
         rejected_in_a_row = rejected_in_a_row + 1 if candidate.rejected else 0
+        repeats_in_a_row = repeats_in_a_row + 1 if plan.supernet is not None and candidate.twin is not None else 0
+        if repeats_in_a_row >= MAX_REPEATS_IN_A_ROW:
+            print(f"note: the last {repeats_in_a_row} candidates the sampler proposed were all scored before; "
+                  f"{counted(study)} distinct networks scored (study.n_trials={plan.n_trials}): the sampler has "
+                  "converged or the space holds no more", file=sys.stderr, flush=True)
+            return True
         if rejected_in_a_row >= MAX_REJECTED_IN_A_ROW:
             raise TooManyRejections(f"the last {rejected_in_a_row} candidates were all rejected by the space's "
                                     f"constraints (last: {candidate.rejected}); relax space.max_params/"

@@ -21,6 +21,7 @@ from filelock import FileLock
 from optuna.trial import TrialState
 
 from .. import interrupts, optuna_private
+from ..supernet.settings import STRATEGY
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 
@@ -44,10 +45,14 @@ def counted(study: optuna.Study) -> int:
 
 
 def counted_in(trials: list) -> int:
-    """:func:`counted` over a list of trials (one read of the storage)."""
+    """:func:`counted` over a list of trials (one read of the storage). Supernet-scored trials count once
+    per network: re-scoring one costs nothing, so ``study.n_trials`` of a supernet search is the number of
+    distinct candidates it scores, however often the sampler proposes the same one."""
     again = retried_numbers(trials)
-    return sum(1 for t in trials if t.state in FINISHED and not t.user_attrs.get("interrupted")
-               and not t.user_attrs.get("rejected") and t.number not in again)
+    kept = [t for t in trials if t.state in FINISHED and not t.user_attrs.get("interrupted")
+            and not t.user_attrs.get("rejected") and t.number not in again]
+    scored = {t.user_attrs.get("key") for t in kept if t.user_attrs.get("strategy") == STRATEGY}
+    return len(scored) + sum(1 for t in kept if t.user_attrs.get("strategy") != STRATEGY)
 
 
 def taken(study: optuna.Study) -> int:

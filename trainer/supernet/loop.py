@@ -1,6 +1,7 @@
-"""A search with ``strategy=supernet``: train the study's supernet once, score ``study.n_trials`` candidates
-with its inherited weights (the sampler, objectives and constraints of the search), then train the best
-and a random sample stand-alone to measure how well it ranked.
+"""A search with ``strategy=supernet``: train the study's supernet once, score ``study.n_trials`` distinct
+candidates with its inherited weights (the sampler, objectives and constraints of the search; a network the
+sampler proposes again reuses its score and does not count), then train the best and a random sample
+stand-alone to measure how well it ranked.
 
     layernas search strategy=supernet space=lvbert study.n_trials=500 strategy.supernet.steps=2000
 
@@ -30,7 +31,7 @@ from .train import train_supernet
 
 
 def run_supernet_search(plan: SearchPlan) -> optuna.Study:
-    """Train (or resume) the supernet, score until ``study.n_trials``, check the ranking, write results."""
+    """Train (or resume) the supernet, score ``study.n_trials`` distinct networks, check the ranking, write results."""
     settings = plan.supernet
     check_storage(plan.cfg["storage"], plan.study_dir)
     interrupts.check()
@@ -63,10 +64,10 @@ def run_supernet_search(plan: SearchPlan) -> optuna.Study:
             from ..search.workers import run_workers
 
             run_workers(plan, runner_class=SupernetTrialRunner)
-        run_trials(plan, study, runner)
+        over = run_trials(plan, study, runner)
         runner.done()
         runner.write_results()
-        if counted(study) >= plan.n_trials:
+        if over:
             run_checks(plan, study, settings)
     except interrupts.Interrupted:
         runner.write_results()
