@@ -266,6 +266,8 @@ def test_scores_are_deterministic_given_the_seed(supernet_study, tmp_path):
                                                                  "random_k": 0}}})
     assert [(t.user_attrs["arch"], t.values) for t in again.trials] == \
         [(t.user_attrs["arch"], t.values) for t in study.trials]
+    assert again.user_attrs["supernet"]["step"] == 80  # the new study knows the supernet it did not train
+    assert again.user_attrs["supernet"]["wall_s"] == study.user_attrs["supernet"]["wall_s"]
 
 
 def test_a_supernet_study_is_retrained_from_its_best_stand_alone_check_and_audited(supernet_study, tmp_path):

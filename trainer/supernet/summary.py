@@ -43,8 +43,8 @@ def summarise(study: optuna.Study) -> dict | None:
     complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     scored = {t.user_attrs.get("key") for t in complete if t.user_attrs.get("strategy") == STRATEGY}
     per_run = statistics.fmean(r["wall_s"] for r in runs) if runs else None
-    supernet_s = trained.get("wall_s", 0.0) + scoring_s
-    replaced = per_run * len(scored) if per_run else None
+    supernet_s = trained["wall_s"] + scoring_s if trained.get("wall_s") is not None else None  # None: no ratio
+    replaced = per_run * len(scored) if per_run and supernet_s is not None else None
     checks_s = sum(r["wall_s"] for r in runs)
     best = min(runs, key=lambda r: sign * r["value"]) if runs else None
     return {

@@ -61,11 +61,14 @@ def train_supernet(plan, study, settings: SupernetConfig) -> TrainState:
             changed = _difference(state.fingerprint, wanted)
             raise ValueError(f"{path} holds a supernet trained with other settings ({changed}); use another "
                              "study.name, or delete that folder to train it again")
-        if state is not None and state.complete:
-            return state
-        state = _fit(plan, settings, path, state or TrainState(fingerprint=wanted))
-        study.set_user_attr(ATTR, {"step": state.step, "wall_s": state.wall_s, "sessions": state.sessions,
-                                   "host": socket.gethostname(), "path": str(path)})
+        if state is None or not state.complete:
+            state = _fit(plan, settings, path, state or TrainState(fingerprint=wanted))
+        elif recorded is None:  # a new study (its storage was deleted) on the supernet trained before
+            print(f"supernet: {path} holds it trained ({state.step} steps in {state.wall_s:.0f} s); not training "
+                  "it again", flush=True)
+        if recorded is None or recorded.get("step") != state.step:
+            study.set_user_attr(ATTR, {"step": state.step, "wall_s": state.wall_s, "sessions": state.sessions,
+                                       "host": socket.gethostname(), "path": str(path)})
     return state
 
 
