@@ -1,7 +1,7 @@
 """A proxy run's speed against the floor: a plain PyTorch loop over the same model and the same batches.
 
-    python benchmarks/proxy_speed.py                       # CPU preset, 4 architectures, 3 pairs each
-    python benchmarks/proxy_speed.py --steps 300 --pairs 5 trainer.threads=2
+    python benchmarks/proxy_speed.py                       # CPU preset, 4 architectures, 3 pairs, 300 steps
+    python benchmarks/proxy_speed.py --steps 100 --pairs 5 trainer.threads=2
 
 For each architecture, in one process and interleaved (a, b, c, a, b, c, ...), tokens per second of
 
@@ -185,7 +185,7 @@ def breakdown(cfg: dict, arch: str, vocab_size: int, batches: list[dict], folder
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--steps", type=int, default=100, help="optimizer steps of every run")
+    p.add_argument("--steps", type=int, default=300, help="optimizer steps of every run (300: the CPU proxy's)")
     p.add_argument("--pairs", type=int, default=3, help="a/b/c repetitions per architecture")
     p.add_argument("--archs", nargs="+", choices=list(ARCHS), default=list(ARCHS))
     p.add_argument("--no-profile", action="store_true", help="skip the torch.profiler breakdown")

@@ -58,7 +58,7 @@ def test_identical_networks_are_trained_once(search_cfg, tmp_path):
     rows = read_csv(tmp_path / "results" / "t" / "trials.csv")
     assert [r["duplicate_of"] for r in rows] == ["", "0", "0"]
     report = (tmp_path / "results" / "t" / "report.md").read_text()  # the leaderboard's one row says so
-    assert "2 trials sampled a network already trained and reused its result (#1 same as #0, #2 same as #0)" in report
+    assert "2 trials sampled a network already measured and reused its result (#1 same as #0, #2 same as #0)" in report
     assert "| 1 | 0 (= #1, #2) |" in report
 
 

@@ -9,11 +9,13 @@ from .secrets import redact
 
 
 def git_commit(root: Path | None = None) -> str:
-    """The checked-out commit (with ``-dirty`` when the tree has changes), or ``unknown``."""
+    """The checked-out commit (with ``-dirty`` when the code has changes; results/ holds outputs, so its
+    changes do not count), or ``unknown``."""
     root = root or Path(__file__).resolve().parents[1]
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+        code_only = ["--", ".", ":(exclude)results"]
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", *code_only], cwd=root,
                                capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"

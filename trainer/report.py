@@ -274,7 +274,7 @@ def twin_lines(trials: list[FrozenTrial]) -> list[str]:
     if not same:
         return []
     pairs = ", ".join(f"#{d} same as #{n}" for n, ds in sorted(same.items()) for d in ds)
-    return [f"- {sum(map(len, same.values()))} trials sampled a network already trained and reused its result "
+    return [f"- {sum(map(len, same.values()))} trials sampled a network already measured and reused its result "
             f"({pairs}); the leaderboard lists each network once, with its other trial numbers"]
 
 
