@@ -7,7 +7,7 @@ import optuna
 import pytest
 import yaml
 
-from layernas.trainer.report import best_trials
+from layernas.trainer.report import best_trials, trial_numbers, twin_lines
 from layernas.trainer.search.loop import search as run_search
 from layernas.trainer.search.plan import plan_search
 from layernas.trainer.search.slots import counted
@@ -67,6 +67,17 @@ def _median_params(space, n: int = 60) -> int:
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     sizes = sorted(space.cost(space.sample(study.ask()))["params"] for _ in range(n))
     return sizes[n // 2]
+
+
+def test_a_network_sampled_many_times_is_counted_not_listed():
+    def made(of):
+        return optuna.trial.create_trial(value=1.0, user_attrs={"duplicate_of": of})
+    trials = [made(None) for _ in range(3)] + [made(0) for _ in range(30)] + [made(n % 2 + 1) for n in range(4)]
+    line, = twin_lines(trials)
+    assert line.startswith("- 34 trials sampled a network already measured")
+    assert "(30 of #0, 2 of #1, 2 of #2; trials.csv's duplicate_of column lists them all)" in line
+    assert trial_numbers(list(range(3, 15))) == "#3, #4, #5, #6, #7, #8, #9, #10, #11, #12 and 2 more"
+    assert trial_numbers([4, 7]) == "#4, #7"
 
 
 def test_rejected_candidates_are_recorded_with_their_violation_and_do_not_count(search_cfg, tmp_path):

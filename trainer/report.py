@@ -259,6 +259,9 @@ def draw(study: optuna.Study, folder: Path) -> dict[str, Path]:
     return images
 
 
+LISTED = 10  # trial numbers a report line lists before it counts the rest
+
+
 def twins(trials: list[FrozenTrial]) -> dict[int, list[int]]:
     """Trials that reused an identical earlier network's result, by the trial they reused."""
     out: dict[int, list[int]] = {}
@@ -273,9 +276,23 @@ def twin_lines(trials: list[FrozenTrial]) -> list[str]:
     same = twins(trials)
     if not same:
         return []
-    pairs = ", ".join(f"#{d} same as #{n}" for n, ds in sorted(same.items()) for d in ds)
-    return [f"- {sum(map(len, same.values()))} trials sampled a network already measured and reused its result "
-            f"({pairs}); the leaderboard lists each network once, with its other trial numbers"]
+    count = sum(map(len, same.values()))
+    if count <= LISTED:
+        which = ", ".join(f"#{d} same as #{n}" for n, ds in sorted(same.items()) for d in ds)
+    else:  # a long search repeats a few networks many times: say which, not every trial number
+        most = sorted(same.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+        which = ", ".join(f"{len(ds)} of #{n}" for n, ds in most[:LISTED])
+        which += f", and {count - sum(len(ds) for _, ds in most[:LISTED])} of {len(most) - LISTED} other networks" \
+            if len(most) > LISTED else ""
+        which += "; trials.csv's duplicate_of column lists them all"
+    return [f"- {count} trials sampled a network already measured and reused its result "
+            f"({which}); the leaderboard lists each network once, with its other trial numbers"]
+
+
+def trial_numbers(numbers: list[int]) -> str:
+    """``#1, #2`` or, for a long list, its first few and how many more."""
+    shown = ", ".join(f"#{n}" for n in numbers[:LISTED])
+    return shown + (f" and {len(numbers) - LISTED} more" if len(numbers) > LISTED else "")
 
 
 def retrain_lines(study: optuna.Study, study_dir: Path, fmt) -> list[str]:
@@ -444,8 +461,7 @@ class _Row:
     def __call__(self, rank, t: FrozenTrial) -> str:
         u, fmt = t.user_attrs, self.fmt
         values = " | ".join(fmt(v) for v in t.values)
-        number = f"{t.number} (= " + ", ".join(f"#{d}" for d in self.same[t.number]) + ")" \
-            if t.number in self.same else str(t.number)
+        number = f"{t.number} (= {trial_numbers(self.same[t.number])})" if t.number in self.same else str(t.number)
         return (f"| {rank} | {number} | {values} | {self._versus(t)} | {fmt(u.get('params'))} | "
                 f"{fmt(u.get('flops'))} | {u.get('baseline', '')} | {', '.join(u.get('flags') or [])} | "
                 f"`{u.get('arch', '')}` |")
