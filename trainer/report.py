@@ -87,6 +87,17 @@ def _supernet(study: optuna.Study) -> dict | None:
     return summarise(study)
 
 
+def steps_line(study: optuna.Study, trials: list[FrozenTrial]) -> str:
+    """How many optimizer steps the study trained, a supernet's and its stand-alone checks' included."""
+    steps = sum(t.user_attrs.get("steps") or 0 for t in trials)
+    doc = _supernet(study)
+    if doc is None:
+        return f"{steps:,} training steps in all"
+    checks = sum(r.get("steps") or 0 for r in doc["runs"])
+    return (f"{steps + (doc['steps'] or 0) + checks:,} training steps in all ({doc['steps'] or 0:,} of the supernet, "
+            f"{checks:,} of {doc['standalone_runs']} stand-alone checks; the scored trials train nothing)")
+
+
 def supernet_lines(study: optuna.Study) -> list[str]:
     """report.md's ``Weight sharing`` section (none for stand-alone studies)."""
     from .supernet.summary import lines
@@ -376,8 +387,7 @@ def markdown(study: optuna.Study, images: dict[str, Path], extra: dict[str, list
              f"- {len(trials)} trials: "
              + ", ".join(f"{states.count(s)} {s}" for s in ("complete", "pruned", "failed", "rejected", "interrupted",
                                                              "running") if states.count(s) or s in ("complete",))
-             + "; "
-             f"{sum(t.user_attrs.get('steps') or 0 for t in trials):,} training steps in all",
+             + "; " + steps_line(study, trials),
              *twin_lines(trials),
              f"- git commit `{search_commit(study)}`; seed {config.get('seed')}"]
     reference = reference_line(study)
