@@ -89,13 +89,17 @@ def _supernet(study: optuna.Study) -> dict | None:
 
 def steps_line(study: optuna.Study, trials: list[FrozenTrial]) -> str:
     """How many optimizer steps the study trained, a supernet's and its stand-alone checks' included."""
+    from .supernet.standalone import records
+    from .supernet.summary import is_supernet
+
     steps = sum(t.user_attrs.get("steps") or 0 for t in trials)
-    doc = _supernet(study)
-    if doc is None:
+    if not is_supernet(study):
         return f"{steps:,} training steps in all"
-    checks = sum(r.get("steps") or 0 for r in doc["runs"])
-    return (f"{steps + (doc['steps'] or 0) + checks:,} training steps in all ({doc['steps'] or 0:,} of the supernet, "
-            f"{checks:,} of {doc['standalone_runs']} stand-alone checks; the scored trials train nothing)")
+    supernet = (study.user_attrs.get("supernet") or {}).get("step") or 0  # read, not summarised: no bootstrap
+    runs = [r for r in records(study).values() if r.get("state") == "complete"]
+    checks = sum(r.get("steps") or 0 for r in runs)
+    return (f"{steps + supernet + checks:,} training steps in all ({supernet:,} of the supernet, "
+            f"{checks:,} of {len(runs)} stand-alone checks; the scored trials train nothing)")
 
 
 def supernet_lines(study: optuna.Study) -> list[str]:
