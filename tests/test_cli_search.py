@@ -33,6 +33,11 @@ def test_search_report_retrain_round_trip(tmp_path):
     out = cli("report", "study.name=t", results)
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "t" / "report.md").exists() and "1. #" in out.stdout
+    reader_gone = subprocess.Popen([sys.executable, "-m", "layernas.trainer.cli", "report", "study.name=t", results],
+                                   cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    reader_gone.stdout.close()  # `layernas report ... | head -0`: the reader left before the first line
+    err = reader_gone.stderr.read()
+    assert reader_gone.wait(timeout=600) == 1 and "Traceback" not in err and "Error executing" not in err, err
     out = cli("retrain", "study.name=t", results, "logger=none", "trainer.max_steps=6", "trainer.val_check_interval=3",
               "trainer.limit_val_batches=2", "seeds=[0,1]")
     assert out.returncode == 0, out.stderr

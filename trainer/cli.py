@@ -235,6 +235,8 @@ def guarded(fn: Callable) -> Callable:
 
         try:
             code = fn(cfg)
+        except BrokenPipeError:  # `layernas report ... | head`: Hydra would print a traceback for it
+            reader_left()
         except Exception as e:
             if interrupts.Interrupted.within(e):
                 # a signal cut an import or a library call short, and what ran next failed on the
@@ -264,11 +266,17 @@ def main(argv: list[str] | None = None) -> None:
         print(f"stopped by {signal_name(stop.signum)}", file=sys.stderr, flush=True)
         raise SystemExit(stop.exit_code) from None
     except BrokenPipeError:  # `layernas search --help | head`: the reader left; say nothing more
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        raise SystemExit(1) from None
+        reader_left()
     finally:
         if argv is None:  # the program itself, not a call from Python: its outcome is decided, and a
             interrupts.ignore_from_now()  # signal during Python's shut-down must not turn it into a silent -2
+
+
+def reader_left() -> None:
+    """The reader of stdout went away: point stdout at /dev/null (Python's own flush at exit would fail
+    again) and exit 1 without a message."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    raise SystemExit(1) from None
 
 
 def signal_name(signum: int) -> str:
