@@ -1,9 +1,9 @@
 """A proxy run's speed against the floor: a plain PyTorch loop over the same model and the same batches.
 
-    python benchmarks/proxy_speed.py                       # CPU preset, 4 architectures, 3 pairs, 300 steps
+    python benchmarks/proxy_speed.py --pairs 5             # CPU preset, 4 architectures, 5 pairs, 300 steps
     python benchmarks/proxy_speed.py --steps 100 --pairs 5 trainer.threads=2
 
-For each architecture, in one process and interleaved (a, b, c, a, b, c, ...), tokens per second of
+For each architecture, in one process and interleaved (a, b, c, c, b, a, a, b, c, ...), tokens per second of
 
   (a) a plain loop: forward, masked-position loss, backward, clip, AdamW, scheduler; nothing else;
   (b) the same model in the project's LightningModule and Trainer (its callbacks; no logger, no
@@ -135,6 +135,19 @@ class _Listed(torch.utils.data.Dataset):
         return self.items[i]
 
 
+def run_pair(cfg: dict, arch: str, vocab_size: int, batches: list[dict], reverse: bool) -> dict:
+    """One a/b/c repetition; every other one runs c, b, a, so that a drift of the machine's speed over
+    the run (other tenants, thermal state) falls on each side in turn instead of always on the later runs."""
+    runs = {
+        "a": lambda: plain_loop(cfg, arch, vocab_size, batches),
+        "b": lambda: lightning_loop(cfg, arch, vocab_size, batches),
+        "c": lambda: whole_run(cfg, arch),
+    }
+    speeds = {which: runs[which]() for which in ("cba" if reverse else "abc")}
+    speeds["c"], speeds["timings"] = speeds["c"]
+    return speeds
+
+
 def _tokens(batches: list[dict]) -> int:
     return sum(b["input_ids"].numel() for b in batches)
 
@@ -204,18 +217,25 @@ def main() -> None:
               f"d_model {cfg['model']['d_model']}, {torch.get_num_threads()} threads; {args.pairs} pairs", flush=True)
         print("| architecture | (a) plain tokens/s | (b) Lightning tokens/s | (c) run_proxy tokens/s | b/a | c/a |")
         print("|---|---|---|---|---|---|")
-        timings = {}
+        timings, pairs = {}, {}
         for name in args.archs:
             arch, a, b, c = ARCHS[name], [], [], []
-            for _ in range(args.pairs):
-                a.append(plain_loop(cfg, arch, vocab, batches))
-                b.append(lightning_loop(cfg, arch, vocab, batches))
-                speed, timings[name] = whole_run(cfg, arch)
-                c.append(speed)
-            ba = statistics.median(x / y for x, y in zip(b, a, strict=True))
-            ca = statistics.median(x / y for x, y in zip(c, a, strict=True))
+            plain_loop(cfg, arch, vocab, batches[:10])  # untimed: kernels and allocator warm for these shapes
+            for pair in range(args.pairs):
+                speeds = run_pair(cfg, arch, vocab, batches, reverse=pair % 2 == 1)
+                a.append(speeds["a"])
+                b.append(speeds["b"])
+                c.append(speeds["c"])
+                timings[name] = speeds["timings"]
+            ba = [x / y for x, y in zip(b, a, strict=True)]
+            ca = [x / y for x, y in zip(c, a, strict=True)]
             print(f"| `{arch}` | {statistics.median(a):,.0f} | {statistics.median(b):,.0f} | "
-                  f"{statistics.median(c):,.0f} | {ba:.3f} | {ca:.3f} |", flush=True)
+                  f"{statistics.median(c):,.0f} | {statistics.median(ba):.3f} | {statistics.median(ca):.3f} |",
+                  flush=True)
+            pairs[name] = (ba, ca)
+        print("\nper pair (b/a, c/a), in the order run:")
+        for name, (ba, ca) in pairs.items():
+            print(f"  {name}: " + ", ".join(f"{x:.3f}/{y:.3f}" for x, y in zip(ba, ca, strict=True)))
         print("\nwhere (c)'s wall time went (last run of each): first step s, train s, validation s, other s")
         for name, t in timings.items():
             print(f"  {name}: first step {t['first_step_s']:.2f} s, train {t['train_s']:.1f} s, "
