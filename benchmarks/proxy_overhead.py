@@ -25,7 +25,10 @@ def main() -> None:
     p.add_argument("overrides", nargs="*", default=[], help="Hydra overrides, e.g. logger=none")
     args = p.parse_args()
     from layernas.trainer.data import DataConfig, MLMDataModule
+    from layernas.trainer.logs import quiet_lightning
     from layernas.trainer.proxy import run_proxy
+
+    quiet_lightning()
 
     with tempfile.TemporaryDirectory() as results, initialize_config_dir(config_dir=CONF, version_base="1.3"):
         cfgs = [compose("proxy", overrides=[f"trainer.max_steps={n}", "trainer.progress_bar=false",

@@ -3,7 +3,7 @@
     python benchmarks/proxy_speed.py --pairs 5             # CPU preset, 4 architectures, 5 pairs, 300 steps
     python benchmarks/proxy_speed.py --steps 100 --pairs 5 trainer.threads=2
 
-For each architecture, in one process and interleaved (a, b, c, c, b, a, a, b, c, ...), tokens per second of
+For each architecture, in one process, tokens per second of
 
   (a) a plain loop: forward, masked-position loss, backward, clip, AdamW, scheduler; nothing else;
   (b) the same model in the project's LightningModule and Trainer (its callbacks; no logger, no
@@ -11,10 +11,15 @@ For each architecture, in one process and interleaved (a, b, c, c, b, a, a, b, c
   (c) the whole ``run_proxy`` with W&B offline: start-up, data, validation, logging, tear-down;
       with ``--compile``, also (c) under ``trainer.compile=true`` (compile time included).
 
-(a) and (b) time the steps after the first (warm-up: allocator, kernels); (c) divides the tokens of all
-its steps by its wall time. The ratios b/a and c/a are medians over the pairs. Then the per-step
-breakdown of (b) from ``torch.profiler`` (Lightning's PyTorchProfiler): data, forward, backward,
-optimizer, callbacks and logging, as ms per step.
+The cores of a shared machine change speed by 10-30% from second to second, more than the differences
+measured here, so (a) runs *inside* (b) and (c), interleaved: after every ``--every`` steps of the run, a
+callback runs the next ``--every`` steps of (a) (its own model, the same initial weights, the same batches)
+and the run's clock leaves that time out. Each ratio then compares two loops that saw the same machine, a
+second or two apart. A pair is one (b) run and one (c) run (every other pair runs (c) first), each with its
+own (a); b/a and c/a are medians over the pairs. (a) and (b) time the steps after their first (warm-up:
+allocator, kernels); (c) divides the tokens of all its steps by its wall time (without (a)'s time). Then
+the per-step breakdown of (b) from ``torch.profiler`` (Lightning's PyTorchProfiler): data, forward,
+backward, optimizer, callbacks and logging, as ms per step.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import argparse
 import statistics
 import tempfile
 import time
+import warnings
 from collections import defaultdict
 from pathlib import Path
 
@@ -51,57 +57,95 @@ def build(cfg: dict, arch: str, vocab_size: int, seed: int = 0):
     return model, opt["optimizer"], opt["lr_scheduler"]["scheduler"]
 
 
-def plain_loop(cfg: dict, arch: str, vocab_size: int, batches: list[dict]) -> float:
-    """(a): tokens/s of the steps after the first."""
-    model, optimizer, scheduler = build(cfg, arch, vocab_size)
-    model.train()
-    clip = cfg["trainer"]["gradient_clip_val"]
-    start = None
-    for i, batch in enumerate(batches):
+class PlainLoop:
+    """(a): the floor. ``run(n)`` takes the next n batches; the time of every step after the first is kept."""
+
+    def __init__(self, cfg: dict, arch: str, vocab_size: int, batches: list[dict]) -> None:
+        self.model, self.optimizer, self.scheduler = build(cfg, arch, vocab_size)
+        self.clip = cfg["trainer"]["gradient_clip_val"]
+        self.batches, self.done = batches, 0
+        self.seconds, self.tokens = 0.0, 0
+
+    def run(self, n: int) -> None:
+        self.model.train()
+        with torch.enable_grad():
+            for batch in self.batches[self.done:self.done + n]:
+                start = time.perf_counter()
+                self.step(batch)
+                if self.done:  # the first step warms up
+                    self.seconds += time.perf_counter() - start
+                    self.tokens += batch["input_ids"].numel()
+                self.done += 1
+
+    def step(self, batch: dict) -> None:
         labels = batch["labels"]
         selected = labels != -100  # (B, T)
-        logits = model(batch["input_ids"], None, positions=selected)  # (N, V)
+        logits = self.model(batch["input_ids"], None, positions=selected)  # (N, V)
         loss = torch.nn.functional.cross_entropy(logits.float(), labels[selected])
-        optimizer.zero_grad(set_to_none=True)
+        self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-        optimizer.step()
-        scheduler.step()
-        if i == 0:
-            start = time.perf_counter()
-    return _tokens(batches[1:]) / (time.perf_counter() - start)
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip)
+        self.optimizer.step()
+        self.scheduler.step()
+
+    @property
+    def speed(self) -> float:
+        return self.tokens / self.seconds
 
 
-class _StepClock:
-    """Lightning callback: the time from the end of the first step to the end of the last."""
+def interleaved(plain: PlainLoop, every: int):
+    """A Lightning callback that runs ``every`` steps of ``plain`` after every ``every`` steps of its
+    trainer and keeps the (start, end) of each chunk, so that the run's clock can leave them out. Put it
+    after the callbacks that time the run's steps."""
+    import lightning.pytorch as pl
 
-    def __new__(cls):
-        import lightning.pytorch as pl
+    class Interleaved(pl.Callback):
+        def __init__(self) -> None:
+            self.chunks: list[tuple[float, float]] = []
 
-        class Clock(pl.Callback):
-            def __init__(self) -> None:
-                self.first = self.last = None
+        def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+            if trainer.global_step % every == 0:
+                start = time.perf_counter()
+                plain.run(every)
+                self.chunks.append((start, time.perf_counter()))
 
-            def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
-                now = time.perf_counter()
-                self.first = self.first or now
-                self.last = now
+        def within(self, first: float, last: float) -> float:
+            """Seconds of (a) between two times of the run."""
+            return sum(end - start for start, end in self.chunks if start >= first and end <= last)
 
-        return Clock()
+    return Interleaved()
 
 
-def lightning_loop(cfg: dict, arch: str, vocab_size: int, batches: list[dict], profiler=None) -> float:
-    """(b): the project's module and trainer (its callbacks: objective curve, non-finite guard, stopwatch)."""
+def step_clock():
+    """A Lightning callback: the time at the end of every training step."""
+    import lightning.pytorch as pl
+
+    class Clock(pl.Callback):
+        def __init__(self) -> None:
+            self.ends: list[float] = []
+
+        def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+            self.ends.append(time.perf_counter())
+
+    return Clock()
+
+
+def lightning_loop(cfg: dict, arch: str, vocab_size: int, batches: list[dict], profiler=None, every: int = 0):
+    """(b): the project's module and trainer (its callbacks: objective curve, non-finite guard, stopwatch).
+    Returns its tokens/s and, with ``every``, that of the (a) interleaved with it."""
     from layernas.trainer.callbacks import NonFiniteGuard, ObjectiveCurve, Stopwatch
     from layernas.trainer.config import TrainerConfig
     from layernas.trainer.module import MaskedLMModule
     from layernas.trainer.proxy import _trainer
 
     tcfg = TrainerConfig.from_dict({**cfg["trainer"], "progress_bar": False})
+    plain = PlainLoop(cfg, arch, vocab_size, batches) if every else None
     model, _, _ = build(cfg, arch, vocab_size)
     module = MaskedLMModule(model, tcfg.optim, len(batches))
-    clock = _StepClock()
+    clock = step_clock()
     callbacks = [ObjectiveCurve("val/mlm_loss"), NonFiniteGuard(), Stopwatch(time.perf_counter()), clock]
+    if plain is not None:
+        callbacks.append(interleaved(plain, every))
     trainer = _trainer(tcfg, len(batches), callbacks, None, "train")
     trainer.limit_val_batches = 0
     if profiler is not None:
@@ -109,19 +153,28 @@ def lightning_loop(cfg: dict, arch: str, vocab_size: int, batches: list[dict], p
         profiler._lightning_module = module
     loader = torch.utils.data.DataLoader(_Listed(batches), batch_size=None, shuffle=False)
     trainer.fit(module, train_dataloaders=loader)
-    return _tokens(batches[1:]) / (clock.last - clock.first)
+    first, last = clock.ends[0], clock.ends[-1]
+    seconds = last - first - (callbacks[-1].within(first, last) if plain is not None else 0.0)
+    return _tokens(batches[1:]) / seconds, plain.speed if plain is not None else None
 
 
-def whole_run(cfg: dict, arch: str) -> tuple[float, dict]:
-    """(c): run_proxy from the call to its return, W&B offline."""
+def whole_run(cfg: dict, arch: str, vocab_size: int = 0, batches: list[dict] | None = None, every: int = 0):
+    """(c): run_proxy from the call to its return, W&B offline; with ``every``, (a) interleaved with its
+    training steps (over ``batches``, the run's own first batches) and left out of its time.
+    Returns (c)'s tokens/s, (a)'s (or None) and the run's timings, (a)'s time taken out of "other"."""
     from layernas.trainer.proxy import run_proxy
 
+    plain = PlainLoop(cfg, arch, vocab_size, batches) if every else None
+    extra = [interleaved(plain, every)] if plain is not None else []
     start = time.perf_counter()
-    result = run_proxy(arch, cfg)
+    result = run_proxy(arch, cfg, callbacks=extra)
     wall = time.perf_counter() - start
     assert result.state == "complete", result.reason
+    away = sum(end - begin for begin, end in extra[0].chunks) if extra else 0.0
+    timings = {**result.timings, "other_s": result.timings["other_s"] - away}
+    timings["other_frac"] = timings["other_s"] / (wall - away)
     tokens = result.steps * cfg["data"]["batch_size"] * cfg["data"]["seq_len"]
-    return tokens / wall, result.timings
+    return tokens / (wall - away), plain.speed if plain is not None else None, timings
 
 
 class _Listed(torch.utils.data.Dataset):
@@ -135,17 +188,15 @@ class _Listed(torch.utils.data.Dataset):
         return self.items[i]
 
 
-def run_pair(cfg: dict, arch: str, vocab_size: int, batches: list[dict], reverse: bool) -> dict:
-    """One a/b/c repetition; every other one runs c, b, a, so that a drift of the machine's speed over
-    the run (other tenants, thermal state) falls on each side in turn instead of always on the later runs."""
-    runs = {
-        "a": lambda: plain_loop(cfg, arch, vocab_size, batches),
-        "b": lambda: lightning_loop(cfg, arch, vocab_size, batches),
-        "c": lambda: whole_run(cfg, arch),
-    }
-    speeds = {which: runs[which]() for which in ("cba" if reverse else "abc")}
-    speeds["c"], speeds["timings"] = speeds["c"]
-    return speeds
+def run_pair(cfg: dict, arch: str, vocab_size: int, batches: list[dict], every: int, reverse: bool) -> dict:
+    """One (b) run and one (c) run, each with its own interleaved (a); every other pair runs (c) first."""
+    out = {}
+    for which in ("cb" if reverse else "bc"):
+        if which == "b":
+            out["b"], out["ab"] = lightning_loop(cfg, arch, vocab_size, batches, every=every)
+        else:
+            out["c"], out["ac"], out["timings"] = whole_run(cfg, arch, vocab_size, batches, every)
+    return out
 
 
 def _tokens(batches: list[dict]) -> int:
@@ -182,7 +233,7 @@ def breakdown(cfg: dict, arch: str, vocab_size: int, batches: list[dict], folder
 
     profiler = PyTorchProfiler(dirpath=folder, filename="profile", record_shapes=False, profile_memory=False,
                                with_stack=False, schedule=None, sort_by_key="cpu_time_total")
-    lightning_loop(cfg, arch, vocab_size, batches, profiler=profiler)
+    lightning_loop(cfg, arch, vocab_size, batches, profiler=profiler)  # no (a) in it
     events = profiler.function_events
     totals: dict[str, float] = defaultdict(float)
     for e in events or []:
@@ -201,6 +252,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=300, help="optimizer steps of every run (300: the CPU proxy's)")
     p.add_argument("--pairs", type=int, default=3, help="a/b/c repetitions per architecture")
     p.add_argument("--archs", nargs="+", choices=list(ARCHS), default=list(ARCHS))
+    p.add_argument("--every", type=int, default=10, help="steps of a run between two chunks of (a), and per chunk")
     p.add_argument("--no-profile", action="store_true", help="skip the torch.profiler breakdown")
     p.add_argument("--compile", action="store_true", help="also (c) with trainer.compile=true, once per architecture")
     p.add_argument("overrides", nargs="*", default=[], help="Hydra overrides of the proxy config")
@@ -208,6 +260,8 @@ def main() -> None:
     from layernas.trainer.logs import quiet_lightning
 
     quiet_lightning()
+    warnings.filterwarnings("ignore", message=".*have no `val_dataloader`.*")  # (b) trains without validation
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
     with tempfile.TemporaryDirectory() as results, initialize_config_dir(config_dir=CONF, version_base="1.3"):
         cfg = OmegaConf.to_container(compose("proxy", overrides=[
             f"trainer.max_steps={args.steps}", "trainer.progress_bar=false", "logger=wandb_offline",
@@ -220,15 +274,16 @@ def main() -> None:
         timings, pairs = {}, {}
         for name in args.archs:
             arch, a, b, c = ARCHS[name], [], [], []
-            plain_loop(cfg, arch, vocab, batches[:10])  # untimed: kernels and allocator warm for these shapes
+            PlainLoop(cfg, arch, vocab, batches).run(10)  # untimed: kernels and allocator warm for these shapes
+            ba, ca = [], []
             for pair in range(args.pairs):
-                speeds = run_pair(cfg, arch, vocab, batches, reverse=pair % 2 == 1)
-                a.append(speeds["a"])
+                speeds = run_pair(cfg, arch, vocab, batches, args.every, reverse=pair % 2 == 1)
+                a += [speeds["ab"], speeds["ac"]]
                 b.append(speeds["b"])
                 c.append(speeds["c"])
+                ba.append(speeds["b"] / speeds["ab"])
+                ca.append(speeds["c"] / speeds["ac"])
                 timings[name] = speeds["timings"]
-            ba = [x / y for x, y in zip(b, a, strict=True)]
-            ca = [x / y for x, y in zip(c, a, strict=True)]
             print(f"| `{arch}` | {statistics.median(a):,.0f} | {statistics.median(b):,.0f} | "
                   f"{statistics.median(c):,.0f} | {statistics.median(ba):.3f} | {statistics.median(ca):.3f} |",
                   flush=True)
@@ -243,8 +298,8 @@ def main() -> None:
         if args.compile:
             print("\n(c) with trainer.compile=true: tokens/s over the whole run, against (c) without")
             for name in args.archs:
-                plain, _ = whole_run(cfg, ARCHS[name])
-                compiled, t = whole_run({**cfg, "trainer": {**cfg["trainer"], "compile": True}}, ARCHS[name])
+                plain, _, _ = whole_run(cfg, ARCHS[name])
+                compiled, _, t = whole_run({**cfg, "trainer": {**cfg["trainer"], "compile": True}}, ARCHS[name])
                 print(f"  {name}: {compiled:,.0f} vs {plain:,.0f} tokens/s ({compiled / plain:.2f}x); first step "
                       f"{t['warmup_s']:.1f} s longer (compilation), validation {t['val_s']:.1f} s", flush=True)
         if not args.no_profile:

@@ -53,6 +53,25 @@ def test_pretrain_then_finetune_continues_the_step_count(proxy_cfg):
     assert "pretrain/mlm_loss" in r.metrics
 
 
+def test_callbacks_of_the_caller_join_every_fit_of_the_run(proxy_cfg):
+    import lightning.pytorch as pl
+
+    class Steps(pl.Callback):
+        def __init__(self):
+            self.fits, self.steps = 0, 0
+
+        def on_train_start(self, trainer, module):
+            self.fits += 1
+
+        def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+            self.steps += 1
+
+    seen = Steps()
+    r = run_proxy(ARCH, proxy_cfg("task=pretrain_finetune", "task.pretrain_steps=4",
+                                  *[o.replace("data.", "task.finetune_data.") for o in TINY_SST2]), callbacks=[seen])
+    assert r.state == "complete" and (seen.fits, seen.steps) == (2, 10)
+
+
 def test_nan_loss_stops_the_run_with_a_reason(proxy_cfg):
     r = run_proxy(ARCH, proxy_cfg("trainer.optim.lr=1e12", "trainer.gradient_clip_val=null",
                                   "trainer.max_steps=50", "trainer.val_check_interval=25"))

@@ -34,12 +34,44 @@ def test_adamw_skips_decay_on_norms_biases_and_embeddings():
     assert all(p.ndim >= 2 for p in groups[0]["params"])
 
 
+@pytest.mark.parametrize(("fused", "grad_scaler", "expected"), [
+    (None, False, True),  # auto: torch has the fused kernel for CPU float weights
+    (None, True, False),  # a gradient scaler: Lightning can only clip what it unscaled itself
+    (False, False, False),
+    (True, True, True),  # asked for explicitly
+])
+def test_adamw_takes_the_fused_kernel_where_it_can(fused, grad_scaler, expected):
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.LayerNorm(4))
+    optimizer = adamw(model, OptimConfig(fused=fused), 10, grad_scaler=grad_scaler)["optimizer"]
+    assert bool(optimizer.defaults["fused"]) is expected
+
+
+def test_fused_and_looped_adamw_take_the_same_steps():
+    from layernas.search_space import MaskedLM, build_encoder
+
+    models = []
+    for fused in (False, True):
+        torch.manual_seed(0)
+        model = MaskedLM(build_encoder("sa ffn", vocab_size=20, max_len=8, d_model=16)).double()
+        opt = adamw(model, OptimConfig(fused=fused), 10)
+        ids = torch.randint(0, 20, (2, 8), generator=torch.Generator().manual_seed(1))
+        for _ in range(3):
+            model(ids).logsumexp(-1).mean().backward()
+            opt["optimizer"].step()
+            opt["lr_scheduler"]["scheduler"].step()
+            opt["optimizer"].zero_grad()
+        models.append(model)
+    for a, b in zip(models[0].parameters(), models[1].parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
 @pytest.mark.parametrize(("cls", "data", "match"), [
     (TrainerConfig, {"max_steps": 0}, "trainer.max_steps=0 must be a positive integer"),
     (TrainerConfig, {"max_stepz": 3}, "unknown trainer key 'max_stepz'; allowed: "),
     (TrainerConfig, {"precision": "8-bit"}, "trainer.precision='8-bit' is not allowed; allowed: auto"),
     (TrainerConfig, {"optim": {"schedule": "step"}}, "optim.schedule='step' is not allowed; allowed: linear"),
     (TrainerConfig, {"optim": {"lrr": 1}}, "unknown trainer.optim key 'lrr'"),
+    (TrainerConfig, {"optim": {"fused": "yes"}}, "optim.fused='yes' is not allowed; allowed: true, false, null"),
     (TrainerConfig, {"status_every_s": 0}, "trainer.status_every_s=0 is not allowed; allowed: a number of seconds"),
     (TrainerConfig, {"status_every_s": "often"}, "trainer.status_every_s='often' is not allowed"),
     (TaskConfig, {"name": "qa"}, "task.name='qa' is not allowed; allowed: mlm, classify, pretrain_finetune"),

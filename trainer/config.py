@@ -23,8 +23,11 @@ class OptimConfig:
     warmup_ratio: float = 0.1
     schedule: str = "linear"
     min_lr_ratio: float = 0.0
+    fused: bool | None = None  # torch's fused AdamW kernel; None: wherever torch has it (see module.adamw)
 
     def __post_init__(self) -> None:
+        if self.fused is not None and not isinstance(self.fused, bool):
+            raise ValueError(f"optim.fused={self.fused!r} is not allowed; allowed: true, false, null (auto)")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"optim.schedule={self.schedule!r} is not allowed; allowed: {', '.join(SCHEDULES)}")
         if not self.lr > 0:

@@ -32,17 +32,37 @@ def lr_lambda(optim: OptimConfig, total_steps: int):
     return factor
 
 
-def adamw(model: torch.nn.Module, optim: OptimConfig, total_steps: int):
-    """AdamW without weight decay on biases, norms and embeddings (1-D tensors and the embedding)."""
+def adamw(model: torch.nn.Module, optim: OptimConfig, total_steps: int, grad_scaler: bool = False):
+    """AdamW without weight decay on biases, norms and embeddings (1-D tensors and the embedding).
+
+    ``grad_scaler``: the run scales its gradients (16-bit mixed precision), where Lightning clips gradients
+    only with an optimizer that leaves the unscaling to it, so the fused kernel is not used by default.
+    """
     decay, no_decay = [], []
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
         (no_decay if p.ndim < 2 or "embed" in name else decay).append(p)
     groups = [{"params": decay, "weight_decay": optim.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    opt = torch.optim.AdamW(groups, lr=optim.lr, betas=optim.betas, eps=optim.eps)
+    fused = optim.fused if optim.fused is not None else not grad_scaler and fused_kernels(decay + no_decay)
+    opt = torch.optim.AdamW(groups, lr=optim.lr, betas=optim.betas, eps=optim.eps, fused=fused or None)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(optim, total_steps))
     return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+def fused_kernels(params: list[torch.Tensor]) -> bool:
+    """Whether torch has fused AdamW for all of ``params``: one kernel over every weight instead of a loop of
+    small ops per tensor (about 10x less optimizer time for a proxy-sized model on the CPU)."""
+    from torch.utils._foreach_utils import _get_fused_kernels_supported_devices
+
+    devices = _get_fused_kernels_supported_devices()
+    return bool(params) and all(p.device.type in devices and p.is_floating_point() for p in params)
+
+
+def scales_gradients(module: pl.LightningModule) -> bool:
+    """Whether the module's trainer trains with a gradient scaler (16-bit mixed precision)."""
+    trainer = module._trainer  # None outside a fit (a module used on its own)
+    return trainer is not None and str(trainer.precision).startswith("16")
 
 
 class _Base(pl.LightningModule):
@@ -51,7 +71,7 @@ class _Base(pl.LightningModule):
         self.optim, self.total_steps = optim, total_steps
 
     def configure_optimizers(self):
-        return adamw(self.model, self.optim, self.total_steps)
+        return adamw(self.model, self.optim, self.total_steps, grad_scaler=scales_gradients(self))
 
 
 class MaskedLMModule(_Base):

@@ -130,6 +130,7 @@ class _Context:
     test: bool = False  # also evaluate the test split after training (retraining)
     name: str = ""  # what the bar and status lines call the run (t003, retrain s1, audit #2 x3 s0)
     val_slice: int | None = None  # also validate on the first N batches only (val_slice/...): a proxy's slice
+    callbacks: tuple = ()  # more Lightning callbacks for every fit of the run
 
 
 def _fit(ctx: _Context, module, datamodule, max_steps: int, monitor: str, trial=None, step_offset: int = 0,
@@ -138,7 +139,8 @@ def _fit(ctx: _Context, module, datamodule, max_steps: int, monitor: str, trial=
     asked, evaluate the test split (its metrics are named test/...)."""
     curve = ObjectiveCurve(monitor, trial, step_offset)
     guard = NonFiniteGuard()
-    trainer = _trainer(ctx.tcfg, max_steps, [curve, guard, ctx.clock], ctx.logger, f"{ctx.name} {label}".strip())
+    trainer = _trainer(ctx.tcfg, max_steps, [curve, guard, ctx.clock, *ctx.callbacks], ctx.logger,
+                       f"{ctx.name} {label}".strip())
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
@@ -233,13 +235,14 @@ def default_run_info(cfg: dict, arch: Architecture) -> RunInfo:
 
 
 def run_proxy(arch: str | Architecture, cfg, trial=None, run: RunInfo | None = None, test: bool = False,
-              keep_model: bool = False, val_slice: int | None = None) -> ProxyResult:
+              keep_model: bool = False, val_slice: int | None = None, callbacks=()) -> ProxyResult:
     """Train ``arch`` with the budget in ``cfg.trainer`` on ``cfg.task`` and return what it measured.
 
     Bad configuration raises ``ValueError`` before anything trains; failures while training (NaN loss,
     out of memory, any exception) come back as ``state="failed"`` with the reason. ``test`` adds the test
     split's metrics (test/...); ``keep_model`` leaves the trained model on ``result.model``; ``val_slice=N``
-    adds the metrics on the first N validation batches only (val_slice/...), where a proxy validated.
+    adds the metrics on the first N validation batches only (val_slice/...), where a proxy validated;
+    ``callbacks``: more Lightning callbacks, added to every fit of the run after the run's own.
     """
     start = time.perf_counter()
     cfg = _plain(cfg)
@@ -255,7 +258,8 @@ def run_proxy(arch: str | Architecture, cfg, trial=None, run: RunInfo | None = N
     logger = make_logger(cfg.get("logger"), run)
     result = ProxyResult(str(arch), arch.key(), task.name, "failed", task.objective, None, task.direction)
     try:
-        ctx = _Context(cfg, task, tcfg, clock, logger, trial, test, _short_name(run.name, str(arch)), val_slice)
+        ctx = _Context(cfg, task, tcfg, clock, logger, trial, test, _short_name(run.name, str(arch)), val_slice,
+                       tuple(callbacks))
         with interrupts.interruptible():  # a signal stops training at once
             phase, model, dm = RUNNERS[task.name](arch, ctx)
     except (KeyboardInterrupt, SystemExit) as e:  # Lightning turns Ctrl-C into SystemExit(1) and ignores SIGINT

@@ -11,7 +11,7 @@ from layernas.search_space import Architecture
 from layernas.search_space.supernet import PathSampler, SuperMaskedLM
 
 from ..config import OptimConfig
-from ..module import MaskedLMModule, adamw, lr_lambda
+from ..module import MaskedLMModule, adamw, lr_lambda, scales_gradients
 
 
 class SupernetModule(MaskedLMModule):
@@ -72,7 +72,7 @@ class SupernetModule(MaskedLMModule):
             torch.set_rng_state(self._rng)
 
     def configure_optimizers(self):
-        out = adamw(self.model, self.optim, self.total_steps)
+        out = adamw(self.model, self.optim, self.total_steps, grad_scaler=scales_gradients(self))
         if self.start_step:
             factor, start = lr_lambda(self.optim, self.total_steps), self.start_step
             out["lr_scheduler"]["scheduler"] = torch.optim.lr_scheduler.LambdaLR(
