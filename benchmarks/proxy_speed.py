@@ -11,7 +11,7 @@ For each architecture, in one process, tokens per second of
   (c) the whole ``run_proxy`` with W&B offline: start-up, data, validation, logging, tear-down;
       with ``--compile``, also (c) under ``trainer.compile=true`` (compile time included).
 
-The cores of a shared machine change speed by 10-30% from second to second, more than the differences
+The cores of a shared machine change speed by up to 2x from second to second, more than the differences
 measured here, so (a) runs *inside* (b) and (c), interleaved: after every ``--every`` steps of the run, a
 callback runs the next ``--every`` steps of (a) (its own model, the same initial weights, the same batches)
 and the run's clock leaves that time out. Each ratio then compares two loops that saw the same machine, a
@@ -143,9 +143,9 @@ def lightning_loop(cfg: dict, arch: str, vocab_size: int, batches: list[dict], p
     model, _, _ = build(cfg, arch, vocab_size)
     module = MaskedLMModule(model, tcfg.optim, len(batches))
     clock = step_clock()
+    mixer = interleaved(plain, every) if plain is not None else None
     callbacks = [ObjectiveCurve("val/mlm_loss"), NonFiniteGuard(), Stopwatch(time.perf_counter()), clock]
-    if plain is not None:
-        callbacks.append(interleaved(plain, every))
+    callbacks += [mixer] if mixer is not None else []
     trainer = _trainer(tcfg, len(batches), callbacks, None, "train")
     trainer.limit_val_batches = 0
     if profiler is not None:
@@ -154,7 +154,7 @@ def lightning_loop(cfg: dict, arch: str, vocab_size: int, batches: list[dict], p
     loader = torch.utils.data.DataLoader(_Listed(batches), batch_size=None, shuffle=False)
     trainer.fit(module, train_dataloaders=loader)
     first, last = clock.ends[0], clock.ends[-1]
-    seconds = last - first - (callbacks[-1].within(first, last) if plain is not None else 0.0)
+    seconds = last - first - (mixer.within(first, last) if mixer is not None else 0.0)
     return _tokens(batches[1:]) / seconds, plain.speed if plain is not None else None
 
 
