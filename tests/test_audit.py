@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -81,6 +82,8 @@ def test_an_audit_stopped_by_sigint_and_killed_resumes_and_keeps_every_finished_
     first.send_signal(signal.SIGINT)
     _, err = first.communicate(timeout=60)
     assert first.returncode == 130 and "stopped by SIGINT" in err
+    assert re.search(r"^interrupted: finished runs are kept; run the same command to resume \(\d+/6 runs done\)$",
+                     err, re.M), err
     kept = complete(audit_records(results))
     assert kept and not any(v.get("state") == "running" for v in audit_records(results).values())
 

@@ -70,6 +70,8 @@ CASES = [
      "error: a='tanh' in 'ffn(a=tanh)' is not allowed; a must be one of gelu, relu, swish"),
     ("weight sharing in a sandwich", ["search", "space=sandwich", "+space.share=true"],
      "error: space.share=true is not allowed with structure=sandwich; allowed: free, interleaved"),
+    ("a fused optimizer that is not a yes or no", ["proxy", "trainer.optim.fused=maybe"],
+     "error: optim.fused='maybe' is not allowed; allowed: true, false, null (auto)"),
     ("missing data file", ["proxy", "data.train=/no/such/train.txt"],
      "error: data file '/no/such/train.txt' of data 'wikitext2' not found"),
     ("unknown data format", ["proxy", "data.format=xml"],
@@ -127,7 +129,8 @@ CASES = [
     ("results_dir under a file", ["proxy", "results_dir={tmp}/afile/results"],
      "error: results_dir='{tmp}/afile/results' is not allowed: {tmp}/afile is a file"),
     ("cache folder that is a file", ["proxy", "data.cache_dir={tmp}/afile"],
-     "error: cache folder {tmp}/afile/tokenizers cannot be written (Not a directory); allowed: a writable folder"),
+     "error: cache folder {tmp}/afile/tokenizers cannot be written ({tmp}/afile is a file); allowed: a writable "
+     "folder"),
     ("damaged .xz corpus", ["proxy", "data.train={tmp}/train.txt.xz"],
      "error: {tmp}/train.txt.xz cannot be read as a .xz file near line 1 (Input format not supported by decoder)"),
     ("JSON nested 200,000 deep", ["proxy", "data.train={tmp}/deep.jsonl", "data.format=jsonl"],
@@ -149,6 +152,38 @@ CASES = [
     ("unquoted unicode study name", ["search", "study.name=研究ü"],
      "error: cannot read the override study.name=研究ü (characters outside Hydra's unquoted grammar); allowed: "
      "a quoted value, in a shell \"study.name='研究ü'\""),
+    ("a study name of spaces", ["search", "study.name='  '"],
+     "error: study.name='  ' is not allowed (only whitespace); allowed: a plain folder name of 1-100 characters"),
+    ("a study name ending in a space", ["search", "study.name='a '"],
+     "error: study.name='a ' is not allowed (begins or ends with whitespace)"),
+    ("a journal where no folder can be made", ["search", "storage=journal", "storage.url={tmp}/afile/j.log"],
+     "error: storage.url='{tmp}/afile' cannot be written ({tmp}/afile is a file); allowed: a writable folder"),
+    ("a negative seed (search)", ["search", "seed=-1"],
+     "error: seed=-1 is not allowed; allowed: an integer 0..4,294,967,295"),
+    ("a seed that is not a number (proxy)", ["proxy", "seed=abc"],
+     "error: seed='abc' is not allowed; allowed: an integer 0..4,294,967,295"),
+    ("a seed beyond numpy's range (retrain)", ["retrain", "study.name=x", "seed=4294967296"],
+     "error: seed=4294967296 is not allowed; allowed: an integer 0..4,294,967,295"),
+    ("retrain on no seeds", ["retrain", "study.name=x", "seeds=[]"],
+     "error: seeds=[] is not allowed; allowed: a non-empty list of distinct integers 0..4,294,967,295"),
+    ("retrain on a seed twice", ["retrain", "study.name=x", "seeds=[1,1]"],
+     "error: seeds=[1, 1] is not allowed: a seed is repeated; allowed: distinct integers"),
+    ("report without a study name", ["report"],
+     "error: study.name is required: layernas report study.name=NAME; studies in "),
+    ("retrain without a study name", ["retrain"],
+     "error: study.name is required: layernas retrain study.name=NAME; studies in "),
+    ("a trillion trials", ["search", "study.n_trials=1000000000000"],
+     "error: study.n_trials=1,000,000,000,000 is not allowed; allowed: 1..100,000"),
+    ("a password in a storage URL's query, typed unquoted", ["search", "storage=postgres",
+                                                            "storage.url=postgresql+psycopg2://127.0.0.1:1/nas?user=nas"
+                                                            "&password=wrong"],
+     "error: cannot open storage postgresql+psycopg2://127.0.0.1:1/nas?password=***&user=nas: connection to server "
+     "at \"127.0.0.1\", port 1 failed: Connection refused"),
+    ("a storage URL's query Hydra cannot read", ["search", "storage=postgres",
+                                                 "storage.url=postgresql+psycopg2://nas@127.0.0.1:1/nas?a=1&b=2"],
+     "error: cannot read the override storage.url=postgresql+psycopg2://nas@127.0.0.1:1/nas?a=1&b=2 (characters "
+     "outside Hydra's unquoted grammar); allowed: a quoted value, in a shell \"storage.url='postgresql+psycopg2://"
+     "nas@127.0.0.1:1/nas?a=1&b=2'\""),
 ]
 
 # names that become folders: every command, the same check
@@ -301,7 +336,7 @@ def build_cache(cache: Path) -> int:
     from tests.conftest import CONF
 
     with initialize_config_dir(config_dir=CONF, version_base="1.3"):
-        return prepare_data(compose("proxy", overrides=[*FAST, f"data.cache_dir={cache}"]))
+        return prepare_data(compose("proxy", overrides=[*FAST, f"data.cache_dir={cache}"])).vocab_size
 
 
 def run_damaged_cache_case(pattern: str, damage: bytes, tmp: Path) -> tuple[Path, int, str]:

@@ -61,10 +61,16 @@ def test_search_report_retrain_round_trip(tmp_path):
     section = report.split("## Retrained", 1)[1].splitlines()
     row = next(line for line in section if line.startswith(f"| {metrics['trial']} | "))
     assert f"{metrics['mean']:.4f} +- {metrics['std']:.4f}" in row
-    assert "| the first 2 batches | - | 6 | 2 |" in row and "Proxy values are on the first 2 batches" in report
+    assert "| the first 2 batches | - | " in row and " | 6 | 2 | " in row
+    assert "`val/mlm_loss`, the study's first objective: the proxy's value on the first 2 batches" in report
 
     out = cli("retrain", "study.name=t", results, "logger=none", "trainer.max_steps=6", "trainer.val_check_interval=3",
-              "trainer.limit_val_batches=null", "seeds=[0]")  # the whole split, and the proxy's 2 batches beside it
+              "trainer.limit_val_batches=null", "seeds=[0]")  # other settings than the retrain above: refused
+    assert out.returncode == 2 and "holds a retrain of this network with other settings (trainer.limit_val_batches " \
+                                   "2 -> None; seeds [0, 1])" in out.stderr, out.stderr
+    out = cli("retrain", "study.name=t", results, "logger=none", "trainer.max_steps=6", "trainer.val_check_interval=3",
+              "trainer.limit_val_batches=null", "seeds=[0]", "replace=true")  # the whole split, and the proxy's 2
+    # batches beside it
     assert out.returncode == 0, out.stderr
     metrics = json.loads((folders[0] / "metrics.json").read_text())
     assert metrics["val_batches"] is None and metrics["proxy_val_batches"] == 2
@@ -72,7 +78,8 @@ def test_search_report_retrain_round_trip(tmp_path):
     cli("report", "study.name=t", results)
     row = next(line for line in (tmp_path / "t" / "report.md").read_text().split("## Retrained", 1)[1].splitlines()
                if line.startswith(f"| {metrics['trial']} | "))
-    assert f"| the whole split | {metrics['val_slice/mlm_loss']['mean']:.4f} +- 0.0000 |" in row
+    assert f"| the whole split | {metrics['val_slice/mlm_loss']['mean']:.4f} (unigram model " in row
+    assert not (folders[0] / "model-seed1.safetensors").exists()  # the replaced retrain's weights are gone
 
 
 def _running_trial(db: Path) -> bool:

@@ -158,12 +158,14 @@ def test_the_model_presets_differ_only_in_sizes():
 
 
 def test_retrain_with_the_search_preset_runs_from_the_command_line(tmp_path):
-    """The same preset the search used, given to retrain: composes and prints (``--cfg job``), no error."""
+    """The same preset the search used, given to retrain: composes and prints (``--cfg job``: what would run,
+    here an architecture given by hand since study X does not exist), no error, nothing written."""
     wrapper = Path(sys.executable).parent / "layernas"
-    out = subprocess.run([str(wrapper), "retrain", "experiment=smoke", "study.name=X", "--cfg", "job"],
+    out = subprocess.run([str(wrapper), "retrain", "experiment=smoke", "study.name=X", "arch=sa ffn", "--cfg", "job"],
                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "name: X" in out.stdout and "n_sublayers: 4" in out.stdout and not list(tmp_path.iterdir())
+    assert "arch: sa ffn" in out.stdout and "- objective" in out.stdout
     bad = subprocess.run([str(wrapper), "search", "study.n_trialz=3"], capture_output=True, text=True,
                          cwd=tmp_path, timeout=120)
     assert bad.returncode == 2 and bad.stderr.startswith("error: unknown key 'study.n_trialz'")

@@ -51,12 +51,25 @@ def test_bad_values_raise_one_line_errors(overrides, message):
     assert "\n" not in str(err.value)
 
 
-def test_defaults_and_round_trip():
+def test_defaults_and_round_trip(monkeypatch):
+    monkeypatch.setenv("LAYERNAS_CACHE", "/some/cache")
     cfg = DataConfig.from_dict(GOOD)
     assert cfg.tokenizer == TokenizerConfig("wordpiece", 8000, True, 2)
-    assert (cfg.seq_len, cfg.batch_size, cfg.cache_dir, cfg.text_column) == (128, 32, ".cache/layernas", "text")
+    assert (cfg.seq_len, cfg.batch_size, cfg.cache_dir, cfg.text_column) == (128, 32, "/some/cache", "text")
     assert Path(cfg.data_dir) == DEFAULT_DATA_DIR == REPO_ROOT / "data"
     assert DataConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_the_cache_is_the_users_wherever_a_command_runs(monkeypatch, tmp_path):
+    """Without LAYERNAS_CACHE the cache is $XDG_CACHE_HOME/layernas (else ~/.cache/layernas), never a
+    folder of the working directory (which would train the tokenizer again in every new folder)."""
+    monkeypatch.delenv("LAYERNAS_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.chdir(tmp_path)
+    assert DataConfig.from_dict(GOOD).cache_dir == str(tmp_path / "xdg" / "layernas")
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert DataConfig.from_dict(GOOD).cache_dir == str(tmp_path / "home" / ".cache" / "layernas")
 
 
 def test_relative_paths_are_looked_up_in_data_dir_then_repo_root(tmp_path):
@@ -95,8 +108,15 @@ def test_every_data_option_is_a_valid_data_config(option, tmp_path, monkeypatch)
     assert cfg.name == option and cfg.cache_dir == str(tmp_path)
 
 
-def test_imdb_yaml_follows_shared_data_variable(monkeypatch):
-    monkeypatch.setenv("LAYERNAS_SHARED_DATA", "/elsewhere")
+def test_the_imdb_preset_reads_the_subset_shipped_with_the_project(monkeypatch):
+    """``data=imdb`` works from a fresh clone, without the developers' shared folder."""
+    import hashlib
+    import lzma
+
+    monkeypatch.setenv("LAYERNAS_SHARED_DATA", "/nowhere")
     cfg = DataConfig.from_dict(OmegaConf.to_container(OmegaConf.create(composed_data("imdb")), resolve=True))
-    assert cfg.train == "/elsewhere/imdb/train_subset.csv" and cfg.test == "/elsewhere/imdb/test_subset.csv"
     assert (cfg.validation, cfg.validation_fraction, cfg.seq_len) == (None, 0.1, 256)
+    train, test = cfg.resolve(cfg.train), cfg.resolve(cfg.test)
+    assert train.parent == test.parent == Path(cfg.data_dir).resolve() / "imdb"
+    assert hashlib.sha256(lzma.decompress(train.read_bytes())).hexdigest().startswith("4870aae7f007")
+    assert hashlib.sha256(lzma.decompress(test.read_bytes())).hexdigest().startswith("11369eea192b")

@@ -155,7 +155,8 @@ def test_bad_files_give_one_line_errors(tmp_path, name, content, overrides, mess
 
 
 def test_missing_file_and_missing_split(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"^data file '.*nope\.txt' of data 't' not found$"):
+    with pytest.raises(FileNotFoundError, match=r"^data file '.*nope\.txt' of data 't' not found; give the file's "
+                                                r"path, e.g. data.train=/path/to/file$"):
         load_split(local(tmp_path, tmp_path / "nope.txt"), "train")
     with pytest.raises(ValueError, match="data 't' has no validation split; set validation or validation_fraction > 0"):
         load_split(local(tmp_path, write(tmp_path / "a.txt", "x\n")), "validation")

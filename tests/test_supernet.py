@@ -431,6 +431,9 @@ def test_smoke_search_with_a_supernet_end_to_end_with_offline_wandb(tmp_path):
             "study.n_trials=12", "logger=wandb_offline"]
     out = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr
+    assert "[ 12/12]" in out.stdout  # the last scored trial's line, whenever the lines before it came
+    assert "LeafSpec" not in out.stderr + out.stdout and "Warning" not in out.stderr, out.stderr
+    assert out.stdout.strip().splitlines()[-1].startswith("study smoke: 12/12 trials; best val_loss ")
     folder = tmp_path / "smoke"
     for name in ("study.db", "trials.csv", "best.yaml", "report.md", "supernet/supernet.safetensors",
                  "supernet/supernet.json", "plots/history.png"):

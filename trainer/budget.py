@@ -14,6 +14,7 @@ import os
 from layernas.search_space import Architecture, ModelConfig
 from layernas.search_space.cost import (
     activation_bytes,
+    classifier_head_params,
     encoder_params,
     flops,
     mlm_head_params,
@@ -36,9 +37,11 @@ MEMORY_FRACTION = 0.8
 LOWER = "lower data.batch_size, data.seq_len, model.d_model or the number of sublayers"
 
 
-def check_budget(arch_or_space: Architecture | SearchSpace, cfg: dict, vocab_size: int | None = None) -> str:
+def check_budget(arch_or_space: Architecture | SearchSpace, cfg: dict, vocab_size: int | None = None,
+                 n_classes: int | None = None) -> str:
     """Raise a one-line ValueError when ``arch_or_space`` (for a space: its largest candidate) cannot run
-    with ``cfg``; else return ``model: N params, ~G GFLOPs/step, ~M estimated (limit L)``."""
+    with ``cfg``; else return the line a run prints at start (:func:`budget_line`). ``vocab_size`` and
+    ``n_classes``: the tokenizer's and the data's, once known (before, the configured vocabulary size)."""
     data, mcfg = cfg["data"], ModelConfig.from_dict(cfg["model"])
     seq_len, batch = data["seq_len"], data["batch_size"]
     vocab = vocab_size or data["tokenizer"]["vocab_size"]
@@ -68,11 +71,31 @@ def check_budget(arch_or_space: Architecture | SearchSpace, cfg: dict, vocab_siz
                          f"data.batch_size={batch}, data.seq_len={seq_len}, model.d_model={mcfg.d_model}, "
                          f"{len(arch):,} sublayers); allowed: at most {_bytes(limit)} "
                          f"({MEMORY_FRACTION:.0%} of the {_bytes(available)} {where}); {LOWER}")
-    params = encoder_params(arch, vocab, seq_len, mcfg) + mlm_head_params(mcfg.d_model, vocab)
-    step_flops = 3 * batch * flops(arch, seq_len, mcfg)  # forward + backward of one batch
     label = "largest candidate" if isinstance(arch_or_space, SearchSpace) else "model"
-    return (f"{label}: {params:,} params, ~{step_flops / 1e9:.2f} GFLOPs/step, ~{_bytes(need)} estimated "
-            f"(limit {_bytes(limit)})")
+    return budget_line(label, arch, cfg, mcfg, vocab_size, n_classes) + f", ~{_bytes(need)} estimated " \
+                                                                        f"(limit {_bytes(limit)})"
+
+
+def budget_line(label: str, arch: Architecture, cfg: dict, mcfg: ModelConfig, vocab_size: int | None,
+                n_classes: int | None) -> str:
+    """``model: N params (...), ~G GFLOPs/step (...)``, saying what the numbers assume: the vocabulary (the
+    tokenizer's, or the configured size before it is trained), the task head, and for classification that
+    batches are padded to their longest example (the FLOPs are for full-length sequences, an upper bound)."""
+    data, task = cfg["data"], (cfg.get("task") or {}).get("name", "mlm")
+    seq_len, batch = data["seq_len"], data["batch_size"]
+    vocab = vocab_size or data["tokenizer"]["vocab_size"]
+    classifier = task in ("classify", "pretrain_finetune")
+    head = classifier_head_params(mcfg.d_model, n_classes or 2) if classifier else mlm_head_params(mcfg.d_model,
+                                                                                                   vocab)
+    params = encoder_params(arch, vocab, seq_len, mcfg) + head
+    vocabulary = f"vocabulary {vocab:,}" if vocab_size else \
+        f"vocabulary of at most {vocab:,}, data.tokenizer.vocab_size until the tokenizer is trained"
+    head_text = (f"classifier head of {n_classes} classes" if n_classes else "classifier head") if classifier \
+        else "masked-LM head"
+    step_flops = 3 * batch * flops(arch, seq_len, mcfg)  # forward + backward of one batch
+    shape = f"batch {batch} x {seq_len} tokens" + (
+        "; an upper bound: classification batches are padded to their longest example" if classifier else "")
+    return f"{label}: {params:,} params ({vocabulary}; {head_text}), ~{step_flops / 1e9:.2f} GFLOPs/step ({shape})"
 
 
 def _check_depth(what: str, n: int) -> None:

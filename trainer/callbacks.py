@@ -159,6 +159,30 @@ class Stopwatch(pl.Callback):
         self.val_s += time.perf_counter() - self._v
 
 
+class StepRate(pl.Callback):
+    """Measures the training speed over optimizer steps ``start`` to ``start + n`` of a run (after the
+    first steps' warm-up) and calls ``report(seconds_per_step, tokens_per_s)`` once."""
+
+    def __init__(self, report, start: int = 2, n: int = 10) -> None:
+        self.report, self.start, self.n = report, start, n
+        self._t: float | None = None
+        self._tokens = 0
+        self.done = False
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        if self.done:
+            return
+        step = trainer.global_step
+        if step == self.start:
+            self._t, self._tokens = time.perf_counter(), 0
+        elif self._t is not None:
+            self._tokens += batch["input_ids"].numel()
+            if step >= self.start + self.n or step >= trainer.max_steps:
+                elapsed = time.perf_counter() - self._t
+                self.done = True
+                self.report(elapsed / (step - self.start), self._tokens / elapsed)
+
+
 class StatusLine(pl.Callback):
     """Off a terminal (a log file, a batch job), one line on stderr at most every ``every_s`` seconds:
     step s/N, tokens/s, the last validation value and the time left, so a long run is never silent."""

@@ -27,6 +27,7 @@ class Command:
     config_name: str
     summary: str
     run: Callable  # (DictConfig) -> int | None, imported lazily
+    settings: Callable | None = None  # (plain config, overrides) -> the config the command will run (--cfg job)
 
 
 def _search(cfg):
@@ -39,6 +40,12 @@ def _retrain(cfg):
     from .apps.retrain import main
 
     return main(cfg)
+
+
+def _retrain_settings(plain: dict, overrides: list[str]) -> dict:
+    from .retrain import run_settings
+
+    return run_settings(plain, overrides)
 
 
 def _report(cfg):
@@ -68,7 +75,7 @@ def _analyze(cfg):
 COMMANDS = {
     "search": Command("search", "search layer patterns with Optuna; results in results/<study.name>/", _search),
     "retrain": Command("retrain", "retrain a study's best (or any) architecture with the full budget",
-                       _retrain),
+                       _retrain, _retrain_settings),
     "report": Command("report", "rebuild a study's report.md, best.yaml, trials.csv and plots", _report),
     "audit": Command("audit", "measure how well a study's proxy ranks its architectures against longer training",
                      _audit),
@@ -117,6 +124,8 @@ def split_secret_storage_url(args: list[str]) -> tuple[list[str], str | None]:
     kept, url = [], None
     for arg in args:
         value = _override_value(arg) if _STORAGE_URL.match(arg) else None
+        if value is UNREADABLE:  # '?', '&', '%' are outside Hydra's unquoted grammar
+            value = _unquoted(arg.partition("=")[2])
         if isinstance(value, str) and has_secret(value):
             url = value
         else:
@@ -139,14 +148,37 @@ def environment(name: str, value: str | None):
             os.environ[name] = before
 
 
+def _unquoted(text: str) -> str:
+    """A value as a shell user meant it: one pair of outer quotes removed."""
+    return text[1:-1] if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"" else text
+
+
+def unreadable_override(overrides: list[str]) -> str | None:
+    """The one-line message for the first override Hydra's grammar cannot read (its value masked when it
+    holds a secret), or None."""
+    from .secrets import redact
+
+    for arg in overrides:
+        key, sep, value = arg.partition("=")
+        if sep and _override_value(arg) is UNREADABLE:
+            shown = redact(_unquoted(value))
+            return (f"cannot read the override {key}={shown} (characters outside Hydra's unquoted grammar); "
+                    f"allowed: a quoted value, in a shell \"{key}='{shown}'\"")
+    return None
+
+
+UNREADABLE = object()  # what _override_value gives for an override Hydra's grammar cannot read
+
+
 def _override_value(arg: str):
-    """The value of one override as Hydra reads it (quotes and escapes undone); None if it does not parse."""
+    """The value of one override as Hydra reads it (quotes and escapes undone); UNREADABLE if it does not
+    parse."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     try:
         return OverridesParser.create().parse_overrides([arg])[0].value()
     except Exception:  # noqa: BLE001  (left as it is: Hydra reports it)
-        return None
+        return UNREADABLE
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -194,22 +226,15 @@ def group_options(group: str) -> list[str]:
 
 def check_overrides(config_name: str, overrides: list[str]):
     """Compose the config once; raise UserError with a one-line message when Hydra refuses it."""
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
     for override in overrides:  # Hydra would load a shared base such as data=_base as if it were an option
         group, _, option = override.lstrip("+~").partition("=")
         if option.startswith("_") and group_options(group):
             raise UserError(f"{group}={option} is not an option; allowed {group} options: "
                             f"{', '.join(group_options(group))}")
-    GlobalHydra.instance().clear()
-    try:
-        with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-            return compose(config_name, overrides=overrides)
-    except Exception as e:  # noqa: BLE001  (Hydra raises several types; all are user input errors here)
-        raise UserError(explain_hydra_error(e)) from e
-    finally:
-        GlobalHydra.instance().clear()
+    unreadable = unreadable_override(overrides)
+    if unreadable:
+        raise UserError(unreadable)
+    return compose_config(config_name, overrides)
 
 
 def fill_storage_url(cfg) -> None:
@@ -225,15 +250,18 @@ def fill_storage_url(cfg) -> None:
         storage.url = url
 
 
-def guarded(fn: Callable) -> Callable:
-    """Run an app body; user errors, and writes the machine refuses, become one line and exit code 2
-    (unless debugging); any other exception keeps its traceback."""
+def guarded(fn: Callable, command: str = "") -> Callable:
+    """Run an app body after the checks every command makes (:func:`~.inputs.check_command`); user errors,
+    and writes the machine refuses, become one line and exit code 2 (unless debugging); any other exception
+    keeps its traceback."""
 
     def wrapper(cfg):
         fill_storage_url(cfg)
         from .failures import explain
+        from .inputs import check_command
 
         try:
+            check_command(command, cfg)
             code = fn(cfg)
         except BrokenPipeError:  # `layernas report ... | head`: Hydra would print a traceback for it
             reader_left()
@@ -298,23 +326,70 @@ def _main(argv: list[str] | None) -> None:
         run_command(name, rest)
 
 
+def _cfg_job(rest: list[str]) -> bool:
+    return "--cfg=job" in rest or any(a in ("--cfg", "-c") and rest[i + 1:i + 2] == ["job"] for i, a in enumerate(rest))
+
+
+def _page(command: Command, overrides: list[str], help_page: bool) -> str:
+    """``--help`` or ``--cfg job`` of ``command`` with ``overrides`` (one-line errors as for a run)."""
+    from .help import help_text, job_text
+    from .inputs import check_command
+
+    overrides = [o for o in overrides if o != "job"]
+    try:
+        if help_page:
+            return help_text(compose_config(command.config_name, overrides, hydra=True), Path(CONF_DIR))
+        cfg = check_overrides(command.config_name, overrides)
+        fill_storage_url(cfg)
+        check_command(command.config_name, cfg)
+        settings = command.settings
+        return job_text(cfg, (lambda plain: settings(plain, overrides)) if settings else None)
+    except (UserError, ValueError, FileNotFoundError) as e:
+        if debug_wanted(overrides):
+            raise
+        fail(str(e).strip().splitlines()[0])
+
+
+def compose_config(config_name: str, overrides: list[str], hydra: bool = False):
+    """The composed config (with Hydra's own node when ``hydra``); one-line UserError when refused."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+            return compose(config_name, overrides=overrides, return_hydra_config=hydra)
+    except Exception as e:  # noqa: BLE001  (Hydra raises several types; all are user input errors here)
+        raise UserError(explain_hydra_error(e)) from e
+    finally:
+        GlobalHydra.instance().clear()
+
+
 def run_command(name: str, rest: list[str]) -> None:
     """Check the overrides, then run the command's Hydra app on them."""
     command = COMMANDS.get(name)
     if command is None:
         fail(f"unknown command {name!r}; allowed commands: {', '.join(COMMANDS)}")
     overrides = [a for a in rest if not a.startswith("-")]
-    if not any(a.startswith("-") for a in rest):
+    flags = [a for a in rest if a.startswith("-")]
+    if any(f in ("--help", "-h") for f in flags) or _cfg_job(rest):
+        print(_page(command, overrides, help_page=not _cfg_job(rest)), end="")
+        return
+    if not flags:
         try:
             check_overrides(command.config_name, overrides)
         except UserError as e:
             if debug_wanted(overrides):
                 raise
             fail(str(e))
+    if "torch" not in sys.modules:  # OpenMP reads its wait policy once, when torch loads it
+        from .busy import passive_wait_when_busy
+
+        passive_wait_when_busy()  # its line comes when training starts
     import hydra
 
     hydra_app = hydra.main(config_path=CONF_DIR, config_name=command.config_name, version_base="1.3")
-    app = hydra_app(guarded(command.run))
+    app = hydra_app(guarded(command.run, name))
     sys.argv = [f"layernas {name}", *rest]
     app()
 

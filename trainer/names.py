@@ -12,7 +12,7 @@ from pathlib import Path
 
 MAX_NAME = 100  # well under the 255-byte file-name limit even in 4-byte UTF-8, and readable in a table
 ALLOWED = f"a plain folder name of 1-{MAX_NAME} characters (no '/' or '\\', not starting with '.', " \
-          "no control characters)"
+          "no control characters, no whitespace at either end)"
 
 
 def check_name(key: str, value, results_dir: str | os.PathLike | None = None) -> str:
@@ -34,8 +34,10 @@ def check_name(key: str, value, results_dir: str | os.PathLike | None = None) ->
 
 
 def _problem(name: str) -> str | None:
-    if not name:
-        return "empty"
+    if not name.strip():
+        return "empty" if not name else "only whitespace"
+    if name != name.strip():
+        return "begins or ends with whitespace"
     if len(name) > MAX_NAME:
         return f"{len(name)} characters, more than {MAX_NAME}"
     if "/" in name or "\\" in name or os.sep in name:

@@ -56,10 +56,37 @@ def history(trials: list[FrozenTrial], name: str, direction: str, path: Path) ->
             ax.annotate(t.user_attrs["baseline"], (t.number, t.values[0]), fontsize=7, xytext=(3, 3),
                         textcoords="offset points")
     ax.set_xlabel("trial")
+    ax.xaxis.set_major_locator(_integer_ticks())
     ax.set_ylabel(name)
     ax.set_title(f"optimisation history ({direction})")
     ax.legend(fontsize=8)
     return _save(fig, path)
+
+
+def _integer_ticks():
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(integer=True)
+
+
+OFFSETS = [(4, 4), (4, -11), (-4, 4), (-4, -11), (4, 14), (-4, -21), (4, 24), (-4, -31)]  # points from the dot
+
+
+def place_labels(ax, labels: list[tuple[str, float, float]], fontsize: int = 7) -> None:
+    """Annotate each (text, x, y) at the first of a few offsets around its point where it overlaps no label
+    placed before it (points close together on a Pareto front would print their labels over each other)."""
+    fig = ax.figure
+    fig.canvas.draw()  # fixes the axes' limits, so the labels' extents are where they will be drawn
+    placed = []
+    for text, x, y in labels:
+        for i, (dx, dy) in enumerate(OFFSETS):
+            note = ax.annotate(text, (x, y), fontsize=fontsize, xytext=(dx, dy), textcoords="offset points",
+                               ha="left" if dx >= 0 else "right")
+            box = note.get_window_extent(fig.canvas.get_renderer())
+            if not any(box.overlaps(other) for other in placed) or i == len(OFFSETS) - 1:
+                placed.append(box)
+                break
+            note.remove()
 
 
 def pareto(study: optuna.Study, names: list[str], path: Path) -> Path:
@@ -72,8 +99,7 @@ def pareto(study: optuna.Study, names: list[str], path: Path) -> Path:
     ax.scatter([t.values[1] for t in others], [t.values[0] for t in others], s=16, color="tab:gray", label="trial")
     best = sorted((t for t in done if t.number in front), key=lambda t: t.values[1])
     ax.plot([t.values[1] for t in best], [t.values[0] for t in best], "o-", color="tab:red", label="Pareto front")
-    for t in best:
-        ax.annotate(f"#{t.number}", (t.values[1], t.values[0]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    place_labels(ax, [(f"#{t.number}", t.values[1], t.values[0]) for t in best])
     ax.set_xlabel(names[1])
     ax.set_ylabel(names[0])
     ax.legend(fontsize=8)

@@ -21,11 +21,12 @@ from omegaconf import DictConfig, OmegaConf
 from layernas.search_space import Architecture, MaskedLM, ModelConfig, SequenceClassifier, build_encoder
 from layernas.search_space.cost import count_params, flops
 
-from . import interrupts
+from . import busy, interrupts
 from .callbacks import AttachLogger, NonFiniteGuard, ObjectiveCurve, StatusLine, StepProgressBar, Stopwatch
 from .config import TaskConfig, TrainerConfig, check_run_config
 from .data import ClassificationDataModule, DataConfig, MLMDataModule
-from .metrics import flags
+from .logs import LIBRARY_WARNINGS
+from .metrics import PRETRAIN_FLAG, flags
 from .module import ClassifierModule, MaskedLMModule
 from .names import check_name
 from .tracking import RunInfo, finish, make_logger, redact
@@ -46,7 +47,8 @@ class ProxyResult:
     direction: str = "minimize"  # of the objective: "maximize" when higher is better
     metrics: dict[str, float] = field(default_factory=dict)
     curve: list[tuple[int, float]] = field(default_factory=list)
-    params: int = 0
+    params: int = 0  # the encoder's, embeddings included (what space.max_params bounds and trials.csv lists)
+    model_params: int = 0  # with the task head (masked-LM or classifier)
     flops: int = 0
     steps: int = 0
     tokens_per_s: float = 0.0
@@ -142,8 +144,8 @@ def _fit(ctx: _Context, module, datamodule, max_steps: int, monitor: str, trial=
     trainer = _trainer(ctx.tcfg, max_steps, [curve, guard, ctx.clock, *ctx.callbacks], ctx.logger,
                        f"{ctx.name} {label}".strip())
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-        warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+        for message in LIBRARY_WARNINGS:
+            warnings.filterwarnings("ignore", message=message)
         trainer.fit(module, datamodule=datamodule)
         spawned = spawns(ctx.tcfg)
         if spawned:  # the ranks ran in child processes: this trainer never stepped
@@ -179,7 +181,7 @@ def _run_mlm(arch, ctx: _Context, max_steps: int | None = None):
     module = MaskedLMModule(MaskedLM(_encoder(arch, ctx.cfg, dm.vocab_size, dm.data.seq_len)), ctx.tcfg.optim, steps)
     phase = _fit(ctx, module, dm, steps, "val/mlm_loss" if pretraining else ctx.task.objective,
                  trial=None if pretraining else ctx.trial, label="pretrain" if pretraining else "mlm")
-    phase.metrics["val/unigram_loss"] = dm.unigram_loss
+    _add_references(phase, dm, ctx)
     return phase, module.model, dm
 
 
@@ -192,23 +194,46 @@ def _run_classify(arch, ctx: _Context, encoder=None, tokenizer=None, offset: int
     module = ClassifierModule(model, ctx.tcfg.optim, ctx.tcfg.max_steps, dm.n_classes)
     phase = _fit(ctx, module, dm, ctx.tcfg.max_steps, ctx.task.objective, ctx.trial, offset,
                  label="finetune" if offset else "classify")
-    phase.metrics.update(dm.majority(ctx.tcfg.limit_val_batches))  # on the examples the run validated on
+    _add_references(phase, dm, ctx)
     return phase, model, dm
+
+
+def _add_references(phase: _Phase, dm, ctx: _Context) -> None:
+    """What input-blind predictors score on the examples each split's metrics come from (see
+    ``dm.references``): the validation batches the run validated on, the proxy's slice, the test split."""
+    phase.metrics.update(dm.references("val", ctx.tcfg.limit_val_batches))
+    for split, limit in (("val_slice", ctx.val_slice), ("test", None)):
+        if any(k.startswith(f"{split}/") for k in phase.metrics):
+            phase.metrics.update(dm.references(split, limit))
 
 
 def _run_pretrain_finetune(arch, ctx: _Context):
     pre, mlm, dm = _run_mlm(arch, ctx, max_steps=ctx.task.pretrain_steps)
     if pre.reason:
         return pre, mlm, dm
+    loss, floor = pre.metrics.get("val/mlm_loss"), pre.metrics.get("val/context_free_loss")
+    if loss is not None and floor is not None and loss >= floor:
+        print(f"note: {PRETRAIN_FLAG} (val/mlm_loss {loss:.4f} against {floor:.4f} for a predictor that sees only "
+              f"each token itself; unigram {pre.metrics['val/unigram_loss']:.4f}): fine-tuning starts from an "
+              "encoder that does not use context yet", flush=True)
     fine, model, dm = _run_classify(arch, ctx, encoder=mlm.encoder, tokenizer=dm.tokenizer, offset=pre.steps)
     fine.metrics.update({f"pretrain/{k.split('/', 1)[1]}": v for k, v in pre.metrics.items()})
     fine.steps += pre.steps
     return fine, model, dm
 
 
-def prepare_data(cfg) -> int:
+@dataclass(frozen=True)
+class DataInfo:
+    """What preparing a run's data tells about its model: the tokenizer's vocabulary and, for a labelled
+    task, the number of classes."""
+
+    vocab_size: int
+    n_classes: int | None = None
+
+
+def prepare_data(cfg) -> DataInfo:
     """Build (or load) the tokenizer and every token cache a run of ``cfg`` needs, raising data errors
-    here rather than inside trials; returns the vocabulary size."""
+    here rather than inside trials."""
     cfg = _plain(cfg)
     task = TaskConfig.from_dict(cfg["task"])
     if task.name == "classify":
@@ -216,9 +241,11 @@ def prepare_data(cfg) -> int:
     else:
         dm = MLMDataModule(DataConfig.from_dict(cfg["data"]), cfg["seed"], mask_prob=task.mask_prob)
     dm.setup("fit")
+    labelled = dm
     if task.name == "pretrain_finetune":
-        ClassificationDataModule(DataConfig.from_dict(task.finetune_data), cfg["seed"], dm.tokenizer).setup("fit")
-    return dm.vocab_size
+        labelled = ClassificationDataModule(DataConfig.from_dict(task.finetune_data), cfg["seed"], dm.tokenizer)
+        labelled.setup("fit")
+    return DataInfo(dm.vocab_size, getattr(labelled, "n_classes", None))
 
 
 RUNNERS = {"mlm": _run_mlm, "classify": _run_classify, "pretrain_finetune": _run_pretrain_finetune}
@@ -250,6 +277,7 @@ def run_proxy(arch: str | Architecture, cfg, trial=None, run: RunInfo | None = N
     arch, task, tcfg, mcfg = checked.arch, checked.task, checked.trainer, checked.model
     if tcfg.threads:
         torch.set_num_threads(tcfg.threads)
+    busy.announce()
     pl.seed_everything(cfg["seed"], verbose=False)
     run = run or default_run_info(cfg, arch)
     run.config = redact({**cfg, **run.config, "arch": str(arch), "arch_key": arch.key(),
@@ -264,8 +292,9 @@ def run_proxy(arch: str | Architecture, cfg, trial=None, run: RunInfo | None = N
             phase, model, dm = RUNNERS[task.name](arch, ctx)
     except (KeyboardInterrupt, SystemExit) as e:  # Lightning turns Ctrl-C into SystemExit(1) and ignores SIGINT
         interrupts.restore()
-        finish(logger, {"state": "failed", "reason": "interrupted"}, failed=True)
-        raise interrupts.Interrupted.of(e) from None
+        stop = interrupts.Interrupted.of(e)
+        finish(logger, {"state": "interrupted", "reason": f"interrupted by {stop}"}, exit_code=stop.exit_code)
+        raise stop from None
     except Exception as e:  # noqa: BLE001  (a failed trial is recorded, not fatal)
         log.debug("proxy run failed", exc_info=True)
         result.reason = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
@@ -275,9 +304,10 @@ def run_proxy(arch: str | Architecture, cfg, trial=None, run: RunInfo | None = N
     result.wall_s = time.perf_counter() - start
     result.timings = _timings(clock, result.wall_s)
     result.tokens_per_s = clock.tokens / clock.train_s if clock.train_s else 0.0
-    summary = {"state": result.state, "objective": result.objective, "flags": ", ".join(flags(result.metrics)),
-               "params": result.params,
-               "flops": result.flops, "tokens_per_s": result.tokens_per_s, "reason": result.reason or "",
+    summary = {"state": result.state, "objective": result.objective,
+               "flags": ", ".join(flags(result.metrics, result.objective_name)), "params": result.params,
+               "model_params": result.model_params, "flops": result.flops, "tokens_per_s": result.tokens_per_s,
+               "reason": result.reason or "",
                **result.metrics, **{f"time/{k}": v for k, v in result.timings.items()}}
     result.run_dir = finish(logger, summary, failed=result.state == "failed")
     return result
@@ -291,7 +321,7 @@ def _short_name(name: str | None, arch: str) -> str:
 
 def _fill(result: ProxyResult, phase: _Phase, model, dm, arch, mcfg) -> None:
     result.metrics, result.curve, result.steps = phase.metrics, phase.curve, phase.steps
-    result.params = count_params(model)
+    result.params, result.model_params = count_params(model.encoder), count_params(model)
     result.flops = flops(arch, dm.data.seq_len, mcfg)
     value = phase.metrics.get(result.objective_name)
     result.objective = value

@@ -128,6 +128,16 @@ def reference_line(study: optuna.Study) -> str | None:
             f"({better} is better); a result near it is no signal")
 
 
+def pruner_text(study: optuna.Study) -> str:
+    """The pruner the trials ran with (a configured one that Optuna could not use is named as such)."""
+    pruner = study.user_attrs.get("pruner") or {}
+    asked = pruner.get("asked") or study.user_attrs.get("config", {}).get("pruner", {}).get("name")
+    used = pruner.get("used", asked)
+    if used == asked:
+        return f"pruner `{used}`"
+    return f"pruner `{used}` (`{asked}` was asked, but Optuna prunes only studies of one objective)"
+
+
 def search_commit(study: optuna.Study) -> str:
     """The commit of the code that last ran the search (the current one for studies that did not record it)."""
     return study.user_attrs.get("git_commit") or git_commit()
@@ -311,8 +321,9 @@ def trial_numbers(numbers: list[int]) -> str:
 
 
 def retrain_lines(study: optuna.Study, study_dir: Path, fmt) -> list[str]:
-    """report.md's section on the study's retrained architectures (``layernas retrain``), beside their proxy
-    values; each number says which validation data it is from."""
+    """report.md's section on the study's retrained architectures (``layernas retrain``): the study's first
+    objective as the proxy measured it and as retraining did, on validation and test, each number named
+    and beside its input-blind reference, and the other test metrics below."""
     import json
 
     docs = []
@@ -324,33 +335,71 @@ def retrain_lines(study: optuna.Study, study_dir: Path, fmt) -> list[str]:
     if not docs:
         return []
     config = study.user_attrs.get("config", {}).get("trainer", {})
-    proxy_slice = _slice(config.get("limit_val_batches"))
+    metric = (study.user_attrs.get("objectives") or [{}])[0].get("key") or docs[0].get("objective", "")
+    test, sliced = (f"{split}/{metric.split('/', 1)[-1]}" for split in ("test", "val_slice"))
     by_number = {t.number: t for t in study.get_trials(deepcopy=False)}
-    tests = sorted({k for d in docs for k in d if k.startswith("test/")})
     lines = ["", "## Retrained", "",
-             f"Proxy values are on {proxy_slice} of the validation split after {config.get('max_steps')} steps; "
-             "retrained values are means +- std over seeds, on the validation data named in the row.", "",
-             "| trial | proxy | retrained | validation | on the proxy's slice | steps | seeds | " + " | ".join(tests)
-             + " | architecture |",
-             "|---|---|---|---|---|---|---|" + "---|" * len(tests) + "---|"]
+             f"`{metric}`, the study's first objective: the proxy's value on {_slice(config.get('limit_val_batches'))}"
+             f" of the validation split after {config.get('max_steps')} steps, and the retrained values (mean +- std "
+             "over seeds) on the validation data named in the row, on the proxy's slice and on the test split; in "
+             "brackets what an input-blind predictor scores on the same examples.", "",
+             f"| trial | {metric}, proxy | {metric}, retrained | validation | {metric} on the proxy's slice | {test} "
+             "| steps | seeds | flags | architecture |", "|---" * 10 + "|"]
     for d in docs:
         trial = by_number.get(d.get("trial"))
         proxy = fmt(trial.values[0]) if trial is not None and trial.values else "-"
+        proxy += _reference_cell(trial.user_attrs.get("metrics", {}), metric, fmt) if trial is not None else ""
         steps = sorted({r.get("steps") for r in d.get("runs", []) if r.get("steps")})
-        cells = [f"{fmt(d[k]['mean'])} +- {fmt(d[k]['std'])}" for k in tests if k in d] + ["-"] * (
-            len(tests) - sum(k in d for k in tests))
         lines.append(f"| {d.get('trial') if d.get('trial') is not None else '-'} | {proxy} | "
-                     f"{fmt(d['mean'])} +- {fmt(d['std'])} | {_slice(d.get('val_batches', 'unknown'))} | "
-                     f"{_on_slice(d, fmt)} | "
-                     f"{', '.join(map(str, steps)) or '-'} | {len(d.get('seeds', []))} | " + " | ".join(cells)
-                     + f" | `{d.get('arch', '')}` |")
-    return lines
+                     f"{_retrained_cell(d, metric, fmt)} | {_slice(d.get('val_batches', 'unknown'))} | "
+                     f"{_retrained_cell(d, sliced, fmt)} | {_retrained_cell(d, test, fmt)} | "
+                     f"{', '.join(map(str, steps)) or '-'} | {len(d.get('seeds', []))} | "
+                     f"{', '.join(d.get('flags') or [])} | `{d.get('arch', '')}` |")
+    return lines + _other_test_lines(docs, test, fmt)
 
 
-def _on_slice(d: dict, fmt) -> str:
-    """The retrained value on the proxy's validation slice, when the retrain measured it."""
-    slice_ = d.get(f"val_slice/{str(d.get('objective', '')).split('/', 1)[-1]}")
-    return f"{fmt(slice_['mean'])} +- {fmt(slice_['std'])}" if isinstance(slice_, dict) else "-"
+def _other_test_lines(docs: list[dict], shown: str, fmt) -> list[str]:
+    """The retrained models' other test metrics, each beside its reference."""
+    from .metrics import reference_of
+
+    references = {reference_of(k) for d in docs for k in d if k.startswith("test/")}
+    names = sorted({k for d in docs for k in d if k.startswith("test/") and k != shown and k not in references
+                    and k != "test/predicted_classes"})
+    if not names:
+        return []
+    return ["", "| trial | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|",
+            *[f"| {d.get('trial') if d.get('trial') is not None else '-'} | "
+              + " | ".join(_retrained_cell(d, n, fmt) for n in names) + " |" for d in docs]]
+
+
+def _retrained_cell(d: dict, name: str, fmt) -> str:
+    """A retrained metric's mean (+- std over several seeds) beside its reference; an earlier retrain that
+    headlined another metric shows that one, named."""
+    from .metrics import reference_of
+
+    value = d.get(name)
+    if not isinstance(value, dict):
+        if name == d.get("objective"):
+            value = {"mean": d["mean"], "std": d["std"]}
+        elif name.startswith("val/") and d.get("objective") and "mean" in d:
+            return f"- ({d['objective']}: {fmt(d['mean'])})"
+        else:
+            return "-"
+    text = fmt(value["mean"]) if len(d.get("seeds", [])) == 1 else f"{fmt(value['mean'])} +- {fmt(value['std'])}"
+    reference = d.get(reference_of(name) or "")
+    means = {name: value["mean"], reference_of(name): reference["mean"]} if isinstance(reference, dict) else {}
+    return text + _reference_cell(means, name, fmt)
+
+
+def _reference_cell(metrics: dict, name: str, fmt) -> str:
+    """`` (majority class 0.6959; not better)``, or nothing when the run logged no reference."""
+    from .metrics import beats, reference_label, reference_of
+
+    reference = reference_of(name)
+    if reference is None or reference not in metrics or name not in metrics:
+        return ""
+    verdict = "" if beats(name, metrics[name], metrics[reference]) else "; not better"
+    return f" ({reference_label(reference)} {fmt(metrics[reference])}{verdict})"
 
 
 def _slice(batches) -> str:
@@ -386,7 +435,7 @@ def markdown(study: optuna.Study, images: dict[str, Path], extra: dict[str, list
     lines = [f"# Study `{study.study_name}`", "",
              f"- task `{config.get('task', {}).get('name')}` on `{config.get('data', {}).get('name')}`, "
              f"space `{config.get('space', {}).get('name')}`, sampler `{config.get('sampler', {}).get('name')}`, "
-             f"pruner `{config.get('pruner', {}).get('name')}`, objectives "
+             f"{pruner_text(study)}, objectives "
              + ", ".join(f"`{n}` ({d.name.lower()})" for n, d in zip(names, study.directions, strict=True)),
              f"- {len(trials)} trials: "
              + ", ".join(f"{states.count(s)} {s}" for s in ("complete", "pruned", "failed", "rejected", "interrupted",

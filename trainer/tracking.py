@@ -135,15 +135,16 @@ def _deferred_logger_class():
     return DeferredWandbLogger
 
 
-def finish(logger, summary: dict, failed: bool = False) -> str | None:
-    """Write the summary, close the run (failed runs exit non-zero so W&B shows them as failed) and
-    return its local folder."""
+def finish(logger, summary: dict, failed: bool = False, exit_code: int | None = None) -> str | None:
+    """Write the summary, close the run and return its local folder. Failed runs exit 1 so W&B shows them as
+    failed; an interrupted one exits with the shell's code for its signal (130, 143), its summary's ``state``
+    says ``interrupted`` (W&B itself has no such state: it shows a non-zero exit as failed)."""
     if logger is None:
         return None
     experiment = logger.experiment
     experiment.summary.update(redact(summary))
     run_dir = str(Path(experiment.dir).parent)
-    experiment.finish(exit_code=1 if failed else 0)
+    experiment.finish(exit_code=exit_code if exit_code is not None else (1 if failed else 0))
     return run_dir
 
 

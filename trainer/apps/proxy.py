@@ -24,8 +24,9 @@ def format_result(result) -> str:
                          f"{_num(result.metrics[reference])}; "
                          f"{'higher' if result.direction == 'maximize' else 'lower'} is better)"
                          if reference in result.metrics else "")),
-        *([("flags", ", ".join(flags(result.metrics)))] if flags(result.metrics) else []),
-        ("parameters", f"{result.params:,}"),
+        *([("flags", ", ".join(flags(result.metrics, result.objective_name)))]
+          if flags(result.metrics, result.objective_name) else []),
+        ("parameters", f"{result.params:,} in the encoder, {result.model_params:,} with the task head"),
         ("FLOPs / sequence", f"{result.flops:,}"),
         ("optimizer steps", str(result.steps)),
         ("train tokens/s", f"{result.tokens_per_s:,.0f}"),
@@ -47,13 +48,15 @@ def _num(value) -> str:
 
 
 def main(cfg: DictConfig) -> int:
-    checked = check_run_config(cfg.arch, OmegaConf.to_container(cfg, resolve=True))  # fail fast, before Lightning
-    print(checked.budget, flush=True)
+    plain = OmegaConf.to_container(cfg, resolve=True)
+    checked = check_run_config(cfg.arch, plain)  # fail fast, before Lightning
+    from ..budget import check_budget
     from ..logs import quiet_lightning
     from ..proxy import prepare_data, run_proxy
 
     quiet_lightning()
-    prepare_data(cfg)  # data errors as one-line errors, not as a failed run
+    info = prepare_data(cfg)  # data errors as one-line errors, not as a failed run
+    print(check_budget(checked.arch, plain, info.vocab_size, info.n_classes), flush=True)
     result = run_proxy(cfg.arch, cfg)
     print(format_result(result))
     return 0 if result.state != "failed" else 1

@@ -4,10 +4,12 @@ measure how well the study's proxy (and cheaper signals) ranked them; see :mod:`
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 
 import optuna
 
+from .. import interrupts
 from ..names import check_name
 from ..search.study import load_existing_study, study_dir
 from .runs import Job, finished, records
@@ -95,7 +97,12 @@ def run_audit(cfg: dict) -> dict:
     print(f"audit of study {plan.study.study_name}: {len(plan.chosen)} architectures x budgets "
           f"{', '.join(f'x{b:g}' for b in plan.budgets)} x seeds {plan.seeds} = {len(plan.jobs)} runs, "
           f"{left} left to train", flush=True)
-    run_workers(plan.study, plan.jobs, cfg, folder)
+    try:
+        run_workers(plan.study, plan.jobs, cfg, folder)
+    except interrupts.Interrupted:
+        print(f"\ninterrupted: finished runs are kept; run the same command to resume "
+              f"({finished(plan.study, plan.jobs)}/{len(plan.jobs)} runs done)", file=sys.stderr, flush=True)
+        raise
     if not cfg["audit"].get("report", True):
         return {}
     scores = zero_cost_scores(plan.study.user_attrs["config"], plan.chosen, plan.seeds) \

@@ -98,7 +98,8 @@ def markdown(doc: dict, images: dict[str, Path]) -> str:
         f"x{b:g} (mean +- std, seeds)" for b in doc["budgets"]) + " | architecture |",
               "|---|---|---|" + "---|" * len(doc["budgets"]) + "---|"]
     for a in doc["archs"]:
-        cells = [f"{_num(a[f'x{b:g}_mean'])} +- {_num(a[f'x{b:g}_std'])} ({a[f'x{b:g}_seeds']})"
+        cells = [f"{_num(a[f'x{b:g}_mean'])}"
+                 + (f" +- {_num(a[f'x{b:g}_std'])}" if a[f'x{b:g}_seeds'] > 1 else "") + f" ({a[f'x{b:g}_seeds']})"
                  for b in doc["budgets"]]
         lines.append(f"| #{a['trial']} | {a['baseline']} | {_num(a['proxy'])} | " + " | ".join(cells)
                      + f" | `{a['arch']}` |")

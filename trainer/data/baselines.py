@@ -40,7 +40,8 @@ def context_free_loss(train_ids: torch.Tensor, inputs: torch.Tensor, labels: tor
     return float((-log_p[target[at_mask]].sum() + visible) / len(target))
 
 
-def majority_baseline(train_labels: torch.Tensor, val_labels: torch.Tensor, n_classes: int) -> dict[str, float]:
+def majority_baseline(train_labels: torch.Tensor, val_labels: torch.Tensor, n_classes: int,
+                      split: str = "val") -> dict[str, float]:
     """What predicting the most frequent training label for every validation example scores: accuracy,
     Matthews correlation (0: it is constant), F1 of the positive class (two classes), and the loss of
     predicting the training label frequencies (their cross-entropy with the validation labels)."""
@@ -49,8 +50,8 @@ def majority_baseline(train_labels: torch.Tensor, val_labels: torch.Tensor, n_cl
     val_freq = torch.bincount(val_labels, minlength=n_classes).double()
     val_freq /= val_freq.sum()
     majority = int(train_freq.argmax())
-    out = {"val/majority_acc": float(val_freq[majority]), "val/majority_mcc": 0.0,
-           "val/majority_loss": float(-(val_freq * train_freq.clamp_min(1e-12).log()).sum())}
+    out = {f"{split}/majority_acc": float(val_freq[majority]), f"{split}/majority_mcc": 0.0,
+           f"{split}/majority_loss": float(-(val_freq * train_freq.clamp_min(1e-12).log()).sum())}
     if n_classes == 2:  # F1 of class 1: precision = recall's hit rate when class 1 is always predicted
-        out["val/majority_f1"] = float(2 * val_freq[1] / (1 + val_freq[1])) if majority == 1 else 0.0
+        out[f"{split}/majority_f1"] = float(2 * val_freq[1] / (1 + val_freq[1])) if majority == 1 else 0.0
     return out

@@ -85,5 +85,11 @@ def cached(path: str | os.PathLike, build: Callable[[str], None], load: Callable
         if path.exists():
             return load(path)
         COUNTERS["cache_build"] += 1
-        atomic_write(path, build)
+        try:
+            atomic_write(path, build)
+        except BaseException:
+            # refused input (or an interruption): no cache file, so its lock file would only be litter; it is
+            # removed while held, and a process waiting on it builds again and fails the same way
+            Path(lock.lock_file).unlink(missing_ok=True)
+            raise
         return load(path)

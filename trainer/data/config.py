@@ -112,10 +112,12 @@ class DataConfig:
     seq_len: int = 128
     batch_size: int = 32
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
-    cache_dir: str = ".cache/layernas"
+    cache_dir: str | None = None
     data_dir: str | None = None
 
     def __post_init__(self) -> None:
+        if self.cache_dir is None:
+            object.__setattr__(self, "cache_dir", str(default_cache_dir()))
         if isinstance(self.tokenizer, Mapping):
             object.__setattr__(self, "tokenizer", TokenizerConfig.from_dict(self.tokenizer))
         if self.data_dir is None:
@@ -183,13 +185,28 @@ class DataConfig:
     def resolve(self, path: str) -> Path:
         """The existing file that ``path`` names; raises FileNotFoundError naming the places looked in."""
         given = Path(os.path.expanduser(path))
-        bases = [] if given.is_absolute() else [Path(self.data_dir), REPO_ROOT, Path.cwd()]
+        bases = [] if given.is_absolute() else list(dict.fromkeys(p.resolve() for p in (Path(self.data_dir),
+                                                                                       REPO_ROOT, Path.cwd())))
         candidates = [given] if given.is_absolute() else [base / given for base in bases]
         for candidate in candidates:
             if candidate.is_file():
                 return candidate.resolve()
         where = f" (looked in {', '.join(str(b) for b in bases)})" if bases else ""
-        raise FileNotFoundError(f"data file '{path}' of data '{self.name}' not found{where}")
+        raise FileNotFoundError(f"data file '{path}' of data '{self.name}' not found{where}; give the file's path, "
+                                f"e.g. data.{self._split_of(path)}=/path/to/file")
+
+    def _split_of(self, path: str) -> str:
+        return next((split for split in SPLITS if getattr(self, split) == path), "train")
+
+
+def default_cache_dir() -> Path:
+    """Where tokenizers and token caches live unless ``data.cache_dir`` says otherwise: ``$LAYERNAS_CACHE``,
+    else ``$XDG_CACHE_HOME/layernas``, else ``~/.cache/layernas``: one cache per user, whatever folder a
+    command runs in, so a corpus is tokenized once."""
+    if os.environ.get("LAYERNAS_CACHE"):
+        return Path(os.path.expanduser(os.environ["LAYERNAS_CACHE"]))
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "layernas"
 
 
 def _known_keys(cls, data: Mapping, label: str) -> dict:

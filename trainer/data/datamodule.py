@@ -34,7 +34,7 @@ class MLMDataModule(LightningDataModule):
         self.train_ids: torch.Tensor | None = None  # (N, seq_len) clean rows
         self.val: dict[str, torch.Tensor] | None = None  # masked once: input_ids, labels (N, seq_len)
         self.test: dict[str, torch.Tensor] | None = None
-        self._baselines: dict[str, float] = {}
+        self._baselines: dict[tuple, dict[str, float]] = {}
 
     def setup(self, stage: str | None = None) -> None:
         """Load (or build once) the tokenizer and token caches; repeated calls are free."""
@@ -62,19 +62,25 @@ class MLMDataModule(LightningDataModule):
     @property
     def unigram_loss(self) -> float:
         """Validation loss (nats) of predicting every masked token by the training unigram distribution."""
-        if "unigram" not in self._baselines:
-            val = _ready(self.val, "unigram_loss")
-            self._baselines["unigram"] = unigram_loss(self.train_ids, val["labels"], self.vocab_size)
-        return self._baselines["unigram"]
+        return self.references("val")["val/unigram_loss"]
 
     @property
     def context_free_loss(self) -> float:
         """Validation loss (nats) of the best predictor that sees only the token at each position."""
-        if "context_free" not in self._baselines:
-            val = _ready(self.val, "context_free_loss")
-            self._baselines["context_free"] = context_free_loss(self.train_ids, val["input_ids"], val["labels"],
-                                                                self.vocab_size)
-        return self._baselines["context_free"]
+        return self.references("val")["val/context_free_loss"]
+
+    def references(self, split: str = "val", limit_batches: int | None = None) -> dict[str, float]:
+        """What input-blind predictors score on the masked tokens of ``split`` (val, val_slice or test), on its first
+        ``limit_batches`` batches or all: ``<split>/unigram_loss`` and ``<split>/context_free_loss``."""
+        key = (split, limit_batches)
+        if key not in self._baselines:
+            rows = _ready(self.test if split == "test" else self.val, f"{split} references")
+            end = None if limit_batches is None else limit_batches * self.data.batch_size
+            inputs, labels = rows["input_ids"][:end], rows["labels"][:end]
+            self._baselines[key] = {
+                f"{split}/unigram_loss": unigram_loss(self.train_ids, labels, self.vocab_size),
+                f"{split}/context_free_loss": context_free_loss(self.train_ids, inputs, labels, self.vocab_size)}
+        return self._baselines[key]
 
     def train_dataloader(self) -> DataLoader:
         rows = RowBatches(input_ids=_ready(self.train_ids, "train_dataloader"))
@@ -130,10 +136,15 @@ class ClassificationDataModule(LightningDataModule):
         """The majority-class baseline (``val/majority_acc``, ``_mcc``, ``_f1``, ``_loss``) on the validation
         examples a run validates on: the first ``limit_batches`` batches (the loader keeps their order), or
         all. It is the reference every classification result is shown beside."""
-        labels = _ready(self.val, "majority").labels
+        return self.references("val", limit_batches)
+
+    def references(self, split: str = "val", limit_batches: int | None = None) -> dict[str, float]:
+        """The majority-class baseline of the training labels on ``split`` (val, val_slice or test):
+        ``<split>/majority_acc``, ``_mcc``, ``_f1``, ``_loss``, on the first ``limit_batches`` batches or all."""
+        labels = _ready(self.test if split == "test" else self.val, f"{split} references").labels
         if limit_batches is not None:
             labels = labels[: limit_batches * self.data.batch_size]
-        return majority_baseline(_ready(self.train, "majority").labels, labels, self.n_classes)
+        return majority_baseline(_ready(self.train, "majority").labels, labels, self.n_classes, split)
 
     def train_dataloader(self) -> DataLoader:
         return DataLoader(PaddedBatches(_ready(self.train, "train_dataloader")), batch_size=self.data.batch_size,

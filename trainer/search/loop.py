@@ -14,6 +14,7 @@ import optuna
 from .. import interrupts
 from ..report import clear_results, log_summary_run
 from ..secrets import redact
+from .format import fmt
 from .noise_runs import run_noise_runs
 from .plan import SearchPlan, plan_search
 from .runner import run_trials
@@ -44,7 +45,8 @@ def run_search(plan: SearchPlan) -> optuna.Study:
 
     quiet_lightning()
     with interrupts.interruptible():  # an interrupted cache write leaves no file behind
-        plan = plan.with_vocab_size(prepare_data(plan.cfg))  # tokenize once, before any trial or worker
+        plan = plan.with_data(prepare_data(plan.cfg))  # tokenize once, before any trial or worker
+    print(plan.budget, flush=True)
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # each trial gets our own one-line report instead
     study = open_study(plan)
     if not study.trials:
@@ -66,7 +68,7 @@ def run_search(plan: SearchPlan) -> optuna.Study:
         if counted(study) >= plan.n_trials:  # not after a timeout: the resumed search measures it
             run_noise_runs(plan, study)
     except interrupts.Interrupted:
-        runner.write_results()
+        runner.write_results(plots=False)  # at once: the plots of the last finished trial are there
         print(f"\ninterrupted: the running trial is recorded as interrupted; run the same command to resume "
               f"({counted(study)}/{plan.n_trials} trials done)", file=sys.stderr, flush=True)
         raise
@@ -75,9 +77,26 @@ def run_search(plan: SearchPlan) -> optuna.Study:
 
 
 def finish(study: optuna.Study, plan: SearchPlan, runner: TrialRunner) -> None:
-    """Final results with plots, and the study's summary run in W&B."""
+    """Final results with plots, the study's summary run in W&B, and the line that says where they are."""
     runner.write_results(plots=True)
     log_summary_run(study, plan)
+    print(final_line(study, plan), flush=True)
+
+
+def final_line(study: optuna.Study, plan: SearchPlan) -> str:
+    """``study X: 10/10 trials; best val_loss 5.1737 (#17); report: results/X/report.md``."""
+    from ..report import best_trials
+
+    best = best_trials(study)
+    name = plan.objectives[0].name
+    if len(plan.objectives) > 1:
+        what = f"Pareto front of {len(best)} trials"
+    elif best:
+        flags = best[0].user_attrs.get("flags")
+        what = f"best {name} {fmt(best[0].values[0])} (#{best[0].number})" + (f" ({'; '.join(flags)})" if flags else "")
+    else:
+        what = "no complete trial"
+    return f"study {plan.name}: {counted(study)}/{plan.n_trials} trials; {what}; report: {plan.study_dir / 'report.md'}"
 
 
 def search(cfg: dict) -> optuna.Study:

@@ -13,6 +13,7 @@ import math
 import optuna
 
 from .. import interrupts
+from ..metrics import flags
 from ..proxy import run_proxy
 from ..seed_noise import noise_key
 from ..tracking import RunInfo, new_run_id
@@ -45,6 +46,9 @@ def run_noise_runs(plan: SearchPlan, study: optuna.Study) -> None:
         record = {"baseline": name, "arch": arch, "seed": seed, "state": "complete" if finished else result.state,
                   "value": float(value) if finished else None, "metric": key, "steps": result.steps,
                   "wall_s": round(result.wall_s, 2), "reason": result.reason or ""}
+        problems = flags(result.metrics, key) if finished else []
+        record["flags"] = problems
         study.set_user_attr(noise_key(name, seed), record)
         print(f"[noise {i}/{len(todo)}] {name} seed {seed}: "
-              f"{fmt(value) if finished else result.state + ' ' + (result.reason or '')}", flush=True)
+              f"{fmt(value) if finished else result.state + ' ' + (result.reason or '')}"
+              + (f" ({'; '.join(problems)})" if problems else ""), flush=True)

@@ -10,6 +10,7 @@ from layernas.search_space.space import SearchSpace, make_space
 
 from ..budget import check_budget
 from ..config import check_run_config
+from ..inputs import check_writable
 from ..names import check_name
 from ..supernet.settings import supernet_settings
 from .objectives import Objective, objectives_from
@@ -59,12 +60,23 @@ class SearchPlan:
     def prunes(self) -> bool:
         return len(self.objectives) == 1 and self.cfg["pruner"].get("name", "none") != "none"
 
-    def with_vocab_size(self, vocab_size: int) -> SearchPlan:
-        """The same plan with the space's costs (and constraints) for the tokenizer's real vocabulary,
-        known once the data is prepared; the check that some candidate fits is made again."""
-        space = replace(self.space, vocab_size=vocab_size)
+    @property
+    def pruner_note(self) -> str | None:
+        """Why the configured pruner does not run, or None: Optuna prunes single-objective studies only."""
+        asked = self.cfg["pruner"].get("name", "none")
+        if asked == "none" or self.prunes:
+            return None
+        return (f"pruner={asked} is not used: Optuna prunes only studies of one objective, and "
+                f"objectives={[o.name for o in self.objectives]} has {len(self.objectives)}; every trial runs "
+                "its whole budget")
+
+    def with_data(self, info) -> SearchPlan:
+        """The same plan with the space's costs (and constraints) for the tokenizer's real vocabulary, and
+        the size line for it and the data's classes, known once the data is prepared; the check that some
+        candidate fits is made again."""
+        space = replace(self.space, vocab_size=info.vocab_size)
         space.check_feasible()
-        return replace(self, space=space)
+        return replace(self, space=space, budget=check_budget(space, self.cfg, info.vocab_size, info.n_classes))
 
 
 def plan_search(cfg: dict) -> SearchPlan:
@@ -74,6 +86,8 @@ def plan_search(cfg: dict) -> SearchPlan:
     storage = StorageConfig.from_dict(cfg["storage"])
     run = check_run_config("ffn", cfg, budget=False)
     objectives = objectives_from(list(cfg["objectives"]), cfg["task"])
+    # every run of the study (trials, seed noise, retraining) reports and prunes on the study's first objective
+    cfg = {**cfg, "task": {**cfg["task"], "objective": objectives[0].key, "direction": objectives[0].direction}}
     supernet = supernet_settings(cfg)
     space_cfg = dict(cfg["space"])
     space = make_space(space_cfg.pop("name"), space_cfg.pop("structure"), space_cfg.pop("n_sublayers"),
@@ -83,7 +97,10 @@ def plan_search(cfg: dict) -> SearchPlan:
     space.check_feasible()
     budget = check_budget(space, cfg)
     study_dir = Path(cfg["results_dir"]) / name
-    storage_url(cfg["storage"], study_dir)
+    url = storage_url(cfg["storage"], study_dir)
+    local = url.removeprefix("sqlite:///") if storage.kind == "journal" or url.startswith("sqlite:///") else None
+    if local is not None:  # a storage file in a folder that cannot be written fails here, not after tokenizing
+        check_writable(Path(local).parent, "storage.url" if storage.url else "results_dir")
     make_sampler(cfg["sampler"], len(objectives))
     make_pruner(cfg["pruner"], len(objectives))
     return SearchPlan(cfg, study, storage, space, objectives, study_dir, budget, supernet)

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from ..views import from_dict
 
 STORAGES = ("sqlite", "journal", "postgres")
+# Optuna reads every trial of a study at each ask: at 100,000 trials one ask of TPE takes seconds and the
+# storage holds hundreds of MB, far beyond the few thousand networks even a supernet search scores.
+MAX_TRIALS = 100_000
 
 
 def _positive_int(name: str, value) -> None:
@@ -29,6 +32,8 @@ class StudyConfig:
 
     def __post_init__(self) -> None:
         _positive_int("study.n_trials", self.n_trials)
+        if self.n_trials > MAX_TRIALS:
+            raise ValueError(f"study.n_trials={self.n_trials:,} is not allowed; allowed: 1..{MAX_TRIALS:,}")
         _positive_int("study.n_workers", self.n_workers)
         if self.timeout is not None and not (isinstance(self.timeout, (int, float)) and self.timeout > 0):
             raise ValueError(f"study.timeout={self.timeout!r} must be a positive number of seconds or null")

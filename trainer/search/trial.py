@@ -16,6 +16,7 @@ from optuna.trial import FrozenTrial, TrialState
 from layernas.search_space import Architecture
 
 from .. import interrupts
+from ..callbacks import StepRate
 from ..metrics import flags
 from ..optuna_private import beating, reload
 from ..proxy import ProxyResult, run_proxy
@@ -43,6 +44,8 @@ class TrialRunner:
     def __init__(self, plan: SearchPlan, study: optuna.Study, worker: int = 0) -> None:
         self.plan, self.study, self.worker = plan, study, worker
         self.start = time.time()
+        self._step_s: float | None = None  # seconds per training step, measured in the first trained trial
+        self._walls: list[float] = []  # wall times of this process's trained trials
 
     # ---- under the slot lock ----------------------------------------------------------------------
     def register(self, trial: optuna.Trial) -> Candidate:
@@ -100,9 +103,37 @@ class TrialRunner:
         return self._result(trial, self.train(trial, candidate.arch), candidate.arch)
 
     def train(self, trial: optuna.Trial, arch: Architecture) -> ProxyResult:
-        """Measure the candidate: a proxy run (a supernet strategy scores it with shared weights instead)."""
-        return run_proxy(arch, self.plan.cfg, trial=trial if self.plan.prunes else None,
-                         run=self._run_info(trial))  # training is interruptible, its storage writes are not
+        """Measure the candidate: a proxy run (a supernet strategy scores it with shared weights instead). The
+        first one of the process also measures the training speed, for the search's time estimate."""
+        probe = [] if self._step_s is not None else [StepRate(self._measured)]
+        result = run_proxy(arch, self.plan.cfg, trial=trial if self.plan.prunes else None, run=self._run_info(trial),
+                           callbacks=probe)  # training is interruptible, its storage writes are not
+        if result.steps:
+            self._walls.append(result.wall_s)
+        return result
+
+    def _measured(self, step_s: float, tokens_per_s: float) -> None:
+        """The speed line: tokens/s in the first trial's first steps and what it means for the search."""
+        self._step_s = step_s
+        trial_s = estimated_run_s(self.plan.cfg, step_s)
+        print(f"speed: {tokens_per_s:,.0f} tokens/s ({step_s:.3f} s a step) in this trial's first steps: about "
+              f"{duration(trial_s)} a trial, {duration(self.seconds_left(trial_s))} for the "
+              f"{self.runs_left()} runs left" + (f" on {self.plan.n_workers} workers" if self.plan.n_workers > 1
+                                                else ""), flush=True)
+
+    def runs_left(self) -> int:
+        """Trials still to count, this one included, and the seed-noise runs that follow them."""
+        from .noise_runs import pending_noise_runs
+
+        return max(0, self.plan.n_trials - counted(self.study)) + len(pending_noise_runs(self.plan, self.study))
+
+    def seconds_left(self, trial_s: float | None = None) -> float | None:
+        """The search's time left: the mean of this process's trained trials (or ``trial_s`` before one ends)
+        times the runs left, shared among the workers."""
+        per_run = sum(self._walls) / len(self._walls) if self._walls else trial_s
+        if per_run is None:
+            return None
+        return per_run * self.runs_left() / self.plan.n_workers
 
     def _result(self, trial: optuna.Trial, result: ProxyResult, arch: Architecture) -> tuple[TrialState, list | None]:
         self._record(trial, result)
@@ -128,11 +159,12 @@ class TrialRunner:
     def _record(self, trial: optuna.Trial, r: ProxyResult) -> None:
         # "params" and "flops" stay the space's encoder costs (what space.max_params bounds); the
         # trained model with its task head is counted apart
-        trial.set_user_attr("model_params", r.params)
+        trial.set_user_attr("model_params", r.model_params)
         for name in ("steps", "wall_s", "tokens_per_s", "run_dir"):
             trial.set_user_attr(name, getattr(r, name))
         trial.set_user_attr("metrics", {k: v for k, v in r.metrics.items() if math.isfinite(v)})
-        trial.set_user_attr("flags", flags(r.metrics))  # e.g. a constant predictor: its value is no signal
+        # e.g. a constant predictor: its value is no signal
+        trial.set_user_attr("flags", flags(r.metrics, self.plan.objectives[0].key))
         trial.set_user_attr("curve", [list(p) for p in r.curve])
         if r.reason:
             trial.set_user_attr("reason", r.reason)
@@ -201,14 +233,18 @@ class TrialRunner:
 
         states = [state_name(t) for t in self.study.get_trials(deepcopy=False)]
         value = fmt(frozen.values[0]) if frozen.values else frozen.user_attrs.get("reason", "")
+        if frozen.values and frozen.user_attrs.get("flags"):
+            value += f" ({'; '.join(frozen.user_attrs['flags'])})"
         twin = frozen.user_attrs.get("duplicate_of")
         note = f" (same as #{twin})" if twin is not None else ""
         elapsed = int(time.time() - self.start)
         counts = ", ".join(f"{states.count(s)} {s}" for s in ("complete", "pruned", "failed", "rejected", "interrupted")
                            if states.count(s) or s in ("complete", "pruned", "failed"))
+        left = self.seconds_left(estimated_run_s(self.plan.cfg, self._step_s) if self._step_s else None)
         return (f"[{counted(self.study):>3}/{self.plan.n_trials}] #{frozen.number} {state_name(frozen)}"
                 f"{note}: {value} | {frozen.user_attrs.get('arch', '')}\n"
-                f"          {counts} | {self._best_text()} | {elapsed // 60}m{elapsed % 60:02d}s")
+                f"          {counts} | {self._best_text()} | {elapsed // 60}m{elapsed % 60:02d}s"
+                + (f" | ~{duration(left)} left" if left is not None and self.runs_left() else ""))
 
     def _best_text(self) -> str:
         from ..report import best_trials
@@ -221,10 +257,31 @@ class TrialRunner:
     def done(self) -> None:
         """Called when this process has no trial left to run (a strategy records what it measured)."""
 
-    def write_results(self, plots: bool = False) -> None:
+    def write_results(self, plots: bool = True) -> None:
+        """trials.csv, best.yaml, report.md and the plots (a few tenths of a second), rewritten."""
         from ..report import write_results
 
         write_results(self.study, self.plan.study_dir, with_plots=plots)
+
+
+def estimated_run_s(cfg: dict, step_s: float) -> float:
+    """A proxy run's seconds at ``step_s`` a training step: its steps (pre-training's too), its validations
+    (a forward pass over ``limit_val_batches`` batches, about a third of a training step each) and a few
+    seconds of start-up."""
+    trainer = cfg["trainer"]
+    steps = trainer["max_steps"] + (cfg["task"].get("pretrain_steps") or 0 if cfg["task"]["name"] == "pretrain_finetune"
+                                    else 0)
+    validations = -(-trainer["max_steps"] // trainer["val_check_interval"])
+    return step_s * (steps + validations * (trainer.get("limit_val_batches") or 0) / 3) + 2.0
+
+
+def duration(seconds: float) -> str:
+    """``45 s``, ``11 min``, ``2 h 05 min``."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"
 
 
 def measure_latency_ms(arch: Architecture, cfg: dict) -> float:

@@ -19,6 +19,7 @@ import optuna
 
 from .. import interrupts
 from ..report import clear_results, log_summary_run
+from ..search.loop import final_line
 from ..search.plan import SearchPlan
 from ..search.runner import run_trials
 from ..search.slots import counted
@@ -44,7 +45,8 @@ def run_supernet_search(plan: SearchPlan) -> optuna.Study:
 
     quiet_lightning()
     with interrupts.interruptible():
-        plan = plan.with_vocab_size(prepare_data(plan.cfg))
+        plan = plan.with_data(prepare_data(plan.cfg))
+    print(plan.budget, flush=True)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     study = open_study(plan)
     if not study.trials:
@@ -70,10 +72,11 @@ def run_supernet_search(plan: SearchPlan) -> optuna.Study:
         if over:
             run_checks(plan, study, settings)
     except interrupts.Interrupted:
-        runner.write_results()
+        runner.write_results(plots=False)  # at once: the plots of the last finished trial are there
         print(f"\ninterrupted: run the same command to resume ({counted(study)}/{plan.n_trials} candidates scored)",
               file=sys.stderr, flush=True)
         raise
     runner.write_results(plots=True)
     log_summary_run(study, plan)
+    print(final_line(study, plan), flush=True)
     return study

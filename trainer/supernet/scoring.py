@@ -83,6 +83,7 @@ class SupernetTrialRunner(TrialRunner):
         self._scorer: Scorer | None = None
         self._printed = self._written = 0.0
         self._began = time.perf_counter()
+        self._unprinted, self._last = 0, None  # trials scored since the last progress line, and the latest
 
     @property
     def scorer(self) -> Scorer:
@@ -105,21 +106,32 @@ class SupernetTrialRunner(TrialRunner):
         metrics = scorer.score(arch)
         value = metrics.get(task.objective)
         ok = value is not None and math.isfinite(value)
-        params = encoder_params(arch, scorer.vocab_size, scorer.seq_len, mcfg) + mlm_head_params(mcfg.d_model,
-                                                                                                scorer.vocab_size)
+        params = encoder_params(arch, scorer.vocab_size, scorer.seq_len, mcfg)
         return ProxyResult(str(arch), arch.key(), task.name, "complete" if ok else "failed", task.objective, value,
-                           task.direction, metrics, params=params, flops=flops(arch, scorer.seq_len, mcfg),
+                           task.direction, metrics, params=params,
+                           model_params=params + mlm_head_params(mcfg.d_model, scorer.vocab_size),
+                           flops=flops(arch, scorer.seq_len, mcfg),
                            wall_s=time.perf_counter() - start,
                            reason=None if ok else f"supernet score {task.objective} = {value}")
 
     def after_trial(self, frozen) -> None:
+        """A progress line at most every ``PRINT_EVERY_S`` (the first trial's at once), saying how many trials
+        it stands for; :meth:`done` prints the last one."""
         now = time.perf_counter()
+        self._unprinted, self._last = self._unprinted + 1, frozen
         if now - self._printed >= PRINT_EVERY_S:
-            print(self.progress_line(frozen), flush=True)
+            self._print_progress()
             self._printed = now
         if now - self._written >= WRITE_EVERY_S:
             self.write_results()
             self._written = now
+
+    def _print_progress(self) -> None:
+        more = f" (and {self._unprinted - 1} more scored since the last line)" if self._unprinted > 1 else ""
+        line = self.progress_line(self._last)
+        first, _, rest = line.partition("\n")
+        print(f"{first}{more}\n{rest}" if rest else first + more, flush=True)
+        self._unprinted = 0
 
     def done(self) -> None:
         """Store this process's scoring wall time in the study (the report's cost ratio sums them)."""
@@ -128,6 +140,8 @@ class SupernetTrialRunner(TrialRunner):
 
         if self._scorer is None:
             return  # scored nothing (the study was full)
+        if self._unprinted:
+            self._print_progress()
         elapsed = time.perf_counter() - self._began
         self.study.set_user_attr(f"{SCORING_PREFIX}{socket.gethostname()}-{os.getpid()}-{int(time.time())}",
                                  {"wall_s": round(elapsed, 3), "worker": self.worker})

@@ -8,7 +8,7 @@ import socket
 from dataclasses import replace
 from pathlib import Path
 
-from .. import interrupts
+from .. import busy, interrupts
 from ..files import atomic_write_text
 from ..search.slots import TrialSlots
 from ..search.storage import storage_url
@@ -91,6 +91,7 @@ def _fit(plan, settings: SupernetConfig, path: Path, state: TrainState) -> Train
     tcfg = replace(TrainerConfig.from_dict(cfg["trainer"]), max_time=None)  # the proxy's time limit is a proxy's
     if tcfg.threads:
         torch.set_num_threads(tcfg.threads)
+    busy.announce()
     pl.seed_everything(cfg["seed"], verbose=False)
     task = TaskConfig.from_dict(cfg["task"])
     dm = MLMDataModule(DataConfig.from_dict(cfg["data"]), cfg["seed"], mask_prob=task.mask_prob)
