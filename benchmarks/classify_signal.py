@@ -47,7 +47,7 @@ def _overrides(args, steps: int, pretrain: int, seed: int) -> list[str]:
 
 
 def run_classify(args) -> None:
-    from layernas.trainer.proxy import run_proxy
+    from layernas.trainer.apps.proxy import run_config as run_proxy
 
     done = {_key(r) for r in _load() if r.get("task") in TASKS}
     pretrains = args.pretrain_steps if args.task == "pretrain_finetune" else [0]
@@ -62,7 +62,7 @@ def run_classify(args) -> None:
                             continue
                         cfg = compose("proxy", overrides=_overrides(args, steps, pretrain, seed))
                         r = run_proxy(args.arch_patterns[name], cfg, keep_model=True)
-                        row.update(_measure(r, cfg, list(args.overrides)))
+                        row.update(_measure(r, cfg, list(args.overrides)), arch=args.arch_patterns[name])
                         with RUNS.open("a") as f:
                             f.write(json.dumps(row) + "\n")
                         print(_line(row), flush=True)
@@ -70,7 +70,7 @@ def run_classify(args) -> None:
 
 def _measure(r, cfg, overrides: list[str]) -> dict:
     """The run's metrics, the majority baseline of its validation examples and a pass over all of them."""
-    row = {"arch": r.arch, "state": r.state, "reason": r.reason, "objective": r.objective,
+    row = {"state": r.state, "reason": r.reason, "objective": r.objective,
            "val_acc": r.metrics.get("val/acc"), "val_loss": r.metrics.get("val/loss"),
            "pretrain_mlm_loss": r.metrics.get("pretrain/mlm_loss"), "steps": r.steps, "wall_s": r.wall_s,
            "tokens_per_s": r.tokens_per_s, "curve": r.curve, "overrides": overrides}

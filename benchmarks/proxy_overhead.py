@@ -24,9 +24,9 @@ def main() -> None:
     p.add_argument("--steps", type=int, nargs="+", default=[20, 300], help="max_steps of each run, in order")
     p.add_argument("overrides", nargs="*", default=[], help="Hydra overrides, e.g. logger=none")
     args = p.parse_args()
+    from layernas.trainer.apps.proxy import run_config as run_proxy
     from layernas.trainer.data import DataConfig, MLMDataModule
-    from layernas.trainer.logs import quiet_lightning
-    from layernas.trainer.proxy import run_proxy
+    from layernas.trainer.plumbing.logs import quiet_lightning
 
     quiet_lightning()
 

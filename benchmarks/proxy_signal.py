@@ -45,7 +45,7 @@ def mlm_runs() -> list[dict]:
 
 
 def run(args) -> None:
-    from layernas.trainer.proxy import run_proxy
+    from layernas.trainer.apps.proxy import run_config as run_proxy
 
     done = {(r["tag"], r["budget"], r["name"], r["seed"]) for r in mlm_runs()}
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
@@ -60,7 +60,7 @@ def run(args) -> None:
                                                   f"trainer.val_check_interval={interval}", "logger=none",
                                                   "trainer.progress_bar=false"])
                 r = run_proxy(ARCHS[name], cfg)
-                row = {"tag": args.tag, "budget": args.budget, "name": name, "seed": seed, "arch": r.arch,
+                row = {"tag": args.tag, "budget": args.budget, "name": name, "seed": seed, "arch": ARCHS[name],
                        "state": r.state, "objective": r.objective, "steps": r.steps, "wall_s": r.wall_s,
                        "tokens_per_s": r.tokens_per_s, "unigram": r.metrics.get("val/unigram_loss"),
                        "curve": r.curve, "overrides": list(args.overrides)}

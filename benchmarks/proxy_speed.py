@@ -48,8 +48,8 @@ ARCHS = {
 def build(cfg: dict, arch: str, vocab_size: int, seed: int = 0):
     """The run's model, optimizer and scheduler, with the same initial weights every time."""
     from layernas.search_space import MaskedLM, ModelConfig, build_encoder
-    from layernas.trainer.config import TrainerConfig
-    from layernas.trainer.module import adamw
+    from layernas.trainer.core.module import adamw
+    from layernas.trainer.plan.trainer import TrainerConfig
 
     torch.manual_seed(seed)
     model = MaskedLM(build_encoder(arch, vocab_size, cfg["data"]["seq_len"], ModelConfig.from_dict(cfg["model"])))
@@ -133,10 +133,10 @@ def step_clock():
 def lightning_loop(cfg: dict, arch: str, vocab_size: int, batches: list[dict], profiler=None, every: int = 0):
     """(b): the project's module and trainer (its callbacks: objective curve, non-finite guard, stopwatch).
     Returns its tokens/s and, with ``every``, that of the (a) interleaved with it."""
-    from layernas.trainer.callbacks import NonFiniteGuard, ObjectiveCurve, Stopwatch
-    from layernas.trainer.config import TrainerConfig
-    from layernas.trainer.module import MaskedLMModule
-    from layernas.trainer.proxy import _trainer
+    from layernas.trainer.core.callbacks import NonFiniteGuard, ObjectiveCurve, Stopwatch
+    from layernas.trainer.core.fit import build_trainer as _trainer
+    from layernas.trainer.core.module import MaskedLMModule
+    from layernas.trainer.plan.trainer import TrainerConfig
 
     tcfg = TrainerConfig.from_dict({**cfg["trainer"], "progress_bar": False})
     plain = PlainLoop(cfg, arch, vocab_size, batches) if every else None
@@ -162,7 +162,7 @@ def whole_run(cfg: dict, arch: str, vocab_size: int = 0, batches: list[dict] | N
     """(c): run_proxy from the call to its return, W&B offline; with ``every``, (a) interleaved with its
     training steps (over ``batches``, the run's own first batches) and left out of its time.
     Returns (c)'s tokens/s, (a)'s (or None) and the run's timings, (a)'s time taken out of "other"."""
-    from layernas.trainer.proxy import run_proxy
+    from layernas.trainer.apps.proxy import run_config as run_proxy
 
     plain = PlainLoop(cfg, arch, vocab_size, batches) if every else None
     extra = [interleaved(plain, every)] if plain is not None else []
@@ -257,7 +257,7 @@ def main() -> None:
     p.add_argument("--compile", action="store_true", help="also (c) with trainer.compile=true, once per architecture")
     p.add_argument("overrides", nargs="*", default=[], help="Hydra overrides of the proxy config")
     args = p.parse_args()
-    from layernas.trainer.logs import quiet_lightning
+    from layernas.trainer.plumbing.logs import quiet_lightning
 
     quiet_lightning()
     warnings.filterwarnings("ignore", message=".*have no `val_dataloader`.*")  # (b) trains without validation

@@ -51,7 +51,7 @@ def candidates(cfg: dict, n: int) -> list[dict]:
 
 
 def timed(cfg: dict, params: list[dict]) -> float:
-    from layernas.trainer.search.loop import search as run_search
+    from layernas.trainer.apps.search import search as run_search
     from layernas.trainer.search.plan import plan_search
     from layernas.trainer.search.study import open_study
 

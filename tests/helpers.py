@@ -65,7 +65,7 @@ def span_conv_as_matmul(u, kernel):
 
 def conf_options(group: str) -> list[str]:
     """The options of a config group, read from its folder (as the CLI lists them)."""
-    from layernas.trainer.cli import group_options
+    from layernas.trainer.apps.overrides import group_options
 
     return group_options(group)
 
@@ -77,4 +77,13 @@ def conf_sampler(name: str, seed: int = 0):
     from layernas.trainer.search.samplers import make_sampler
 
     node = OmegaConf.create({"seed": seed, "sampler": OmegaConf.load(CONF / "sampler" / f"{name}.yaml")})
-    return make_sampler(OmegaConf.to_container(node, resolve=True)["sampler"], 1)
+    from layernas.trainer.plan.search import ComponentConfig
+
+    return make_sampler(ComponentConfig.from_dict(OmegaConf.to_container(node, resolve=True)["sampler"]), 1)
+
+
+def proxy(arch: str, cfg, **wants):
+    """``run_proxy`` of a composed config, as ``layernas proxy`` runs it (see ``apps.proxy.run_config``)."""
+    from layernas.trainer.apps.proxy import run_config
+
+    return run_config(arch, cfg, **wants)

@@ -22,14 +22,7 @@ from layernas.search_space.attention_maps import attention_modules, capture
 from layernas.search_space.ops import convolution
 from layernas.search_space.ops.functional import merge_heads, split_heads, zero_padding
 from layernas.trainer.analyze.capture import measure
-from layernas.trainer.analyze.conllu import (
-    Aligned,
-    _score,
-    align,
-    positional_baseline,
-    read_conllu,
-    word_attention,
-)
+from layernas.trainer.analyze.conllu import Aligned, _score, align, positional_baseline, read_conllu, word_attention
 from layernas.trainer.analyze.inputs import InputFormat, batches
 from layernas.trainer.analyze.measures import AttentionStats, KernelStats
 from layernas.trainer.data.tokenizer import CLS_ID, PAD_ID, SEP_ID
@@ -396,7 +389,7 @@ def smoke_study(tmp_path_factory) -> Path:
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
-    from layernas.trainer.search.loop import search
+    from layernas.trainer.apps.search import search
     from tests.conftest import CONF
 
     root = tmp_path_factory.mktemp("analyze") / "results"
@@ -453,7 +446,8 @@ def test_analyze_reads_retrained_weights_and_repeats_exactly(smoke_study, tmp_pa
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
-    from layernas.trainer.retrain import retrain
+    from layernas.trainer.retrain.plan import plan_retrain
+    from layernas.trainer.retrain.train import retrain
     from tests.conftest import CONF
 
     results = tmp_path / "results"
@@ -461,7 +455,7 @@ def test_analyze_reads_retrained_weights_and_repeats_exactly(smoke_study, tmp_pa
     with initialize_config_dir(config_dir=CONF, version_base="1.3"):
         cfg = compose("retrain", overrides=["experiment=smoke", f"results_dir={results}", "trial=0",
                                             "trainer.max_steps=4", "trainer.progress_bar=false", "logger=none"])
-    key = retrain(OmegaConf.to_container(cfg, resolve=True))["key"]
+    key = retrain(plan_retrain(OmegaConf.to_container(cfg, resolve=True)))["key"]
     command = ["analyze", "experiment=smoke", f"results_dir={results}", "analyze.n_docs=40", "trial=0", "logger=none"]
     assert run_cli(command) == (0, "")  # in this process: the command line itself is tested above
     folder = results / "smoke" / "analysis" / key

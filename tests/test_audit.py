@@ -15,8 +15,8 @@ from pathlib import Path
 import optuna
 import pytest
 
+from layernas.trainer.apps.search import search as run_search
 from layernas.trainer.audit.runs import records
-from layernas.trainer.search.loop import search as run_search
 from tests.conftest import TINY
 from tests.helpers import WANDB
 

@@ -7,8 +7,8 @@ import pytest
 from scipy import stats as sp
 
 from layernas.trainer.audit.select import select
-from layernas.trainer.audit.stats import bootstrap, kendall, regret, spearman, spread
 from layernas.trainer.audit.summary import TRUSTED_TAU, recommend
+from layernas.trainer.stats.rank import bootstrap, kendall, regret, spearman, spread
 
 
 def test_kendall_by_hand():

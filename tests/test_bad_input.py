@@ -291,7 +291,7 @@ REFUSED_WRITES = [
      "optuna.storages.RDBStorage.set_trial_state_values", lambda: _full_disk_store,
      "error: disk full: cannot write in {results}/search-mlm; free space there"),
     ("disk full when the results are written", ["search", "study.n_trials=1"],
-     "layernas.trainer.files.atomic_write_bytes", lambda: _full_disk_write,
+     "layernas.trainer.plumbing.files.atomic_write_bytes", lambda: _full_disk_write,
      "error: disk full: cannot write in {results}/search-mlm; free space there"),
 ]
 
@@ -331,12 +331,15 @@ DAMAGED_CACHES = [
 def build_cache(cache: Path) -> int:
     """Tokenize the FAST proxy's data into ``cache``; returns the vocabulary size."""
     from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
 
-    from layernas.trainer.proxy import prepare_data
+    from layernas.trainer.core.prepare import prepare_data
+    from layernas.trainer.plan.run import run_plan
     from tests.conftest import CONF
 
     with initialize_config_dir(config_dir=CONF, version_base="1.3"):
-        return prepare_data(compose("proxy", overrides=[*FAST, f"data.cache_dir={cache}"])).vocab_size
+        cfg = compose("proxy", overrides=[*FAST, f"data.cache_dir={cache}"])
+    return prepare_data(run_plan(OmegaConf.to_container(cfg, resolve=True))).vocab_size
 
 
 def run_damaged_cache_case(pattern: str, damage: bytes, tmp: Path) -> tuple[Path, int, str]:
@@ -378,7 +381,7 @@ def _shown(arg: str) -> str:
 if __name__ == "__main__":
     import tempfile
 
-    from layernas.trainer.paths import REPO_ROOT
+    from layernas.trainer.plumbing.paths import REPO_ROOT
     from tests.postgres import PostgresServer
 
     def tidy(text: str, tmp: str) -> str:

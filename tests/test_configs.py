@@ -15,14 +15,18 @@ from omegaconf import OmegaConf, open_dict
 
 from layernas.search_space import ModelConfig
 from layernas.search_space.space import make_space
-from layernas.trainer.cli import COMMANDS, CONF_DIR, UserError, check_overrides, group_options
-from layernas.trainer.config import TaskConfig, TrainerConfig
+from layernas.trainer.apps.overrides import CONF_DIR, check_overrides, group_options
+from layernas.trainer.cli import COMMANDS
 from layernas.trainer.data import DataConfig
+from layernas.trainer.plan.logger import LoggerConfig
+from layernas.trainer.plan.search import ComponentConfig
+from layernas.trainer.plan.strategy import strategy_config
+from layernas.trainer.plan.study import StorageConfig, StudyConfig
+from layernas.trainer.plan.task import TaskConfig
+from layernas.trainer.plan.trainer import TrainerConfig
+from layernas.trainer.plumbing.errors import UserError
 from layernas.trainer.search.samplers import make_pruner, make_sampler
-from layernas.trainer.search.settings import StorageConfig, StudyConfig
 from layernas.trainer.search.storage import storage_url
-from layernas.trainer.supernet.settings import supernet_settings
-from layernas.trainer.tracking import LoggerConfig
 
 # what a command cannot do without
 REQUIRED = {"retrain": ["study.name=x"], "report": ["study.name=x"], "audit": ["study.name=x"],
@@ -75,7 +79,7 @@ def check_views(command: str, cfg: dict, tmp_path: Path) -> None:
     if "task" in used:
         task = TaskConfig.from_dict(cfg["task"])
         if task.finetune_data is not None:
-            DataConfig.from_dict(task.finetune_data)
+            assert isinstance(task.finetune_data, DataConfig)  # typed once, with the task
     if "data" in used:
         assert DataConfig.from_dict(cfg["data"]).name == cfg["data"]["name"]
     if "space" in used:
@@ -89,16 +93,16 @@ def check_views(command: str, cfg: dict, tmp_path: Path) -> None:
     if command in ("search", "retrain"):
         assert StudyConfig.from_dict(cfg["study"]).name == cfg["study"]["name"]
     if "strategy" in used:
-        supernet = supernet_settings(cfg)
+        supernet = strategy_config(cfg["strategy"], cfg["task"]["name"] if "task" in used else "mlm").supernet
         assert (supernet is None) == (cfg["strategy"]["name"] == "standalone")
     if "sampler" in used:
-        assert make_sampler(cfg["sampler"], 1) is not None
+        assert make_sampler(ComponentConfig.from_dict(cfg["sampler"]), 1) is not None
     if "pruner" in used:
-        assert make_pruner(cfg["pruner"], 1) is not None
+        assert make_pruner(ComponentConfig.from_dict(cfg["pruner"]), 1) is not None
     if "storage" in used:
         assert StorageConfig.from_dict(cfg["storage"]).kind == cfg["storage"]["kind"]
-        storage = cfg["storage"]
-        if storage["kind"] == "postgres" and not storage["url"]:
+        storage = StorageConfig.from_dict(cfg["storage"])
+        if storage.kind == "postgres" and not storage.url:
             with pytest.raises(ValueError, match="^storage=postgres needs storage.url="):
                 storage_url(storage, tmp_path)
         else:
@@ -180,8 +184,8 @@ def test_a_preset_tuning_the_default_option_works_with_another_option(override, 
 
     _note.cache_clear()  # the note is printed once per process
     cfg = plain(_compose("search", ["experiment=cpu_demo", override]))
-    make_sampler(cfg["sampler"], 1)
-    make_pruner(cfg["pruner"], 1)
+    make_sampler(ComponentConfig.from_dict(cfg["sampler"]), 1)
+    make_pruner(ComponentConfig.from_dict(cfg["pruner"]), 1)
     err = capsys.readouterr().err
     if override in ("pruner=none", "sampler=random"):  # neither takes n_startup_trials
         assert f"note: {override} takes no n_startup_trials" in err

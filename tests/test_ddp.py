@@ -3,7 +3,7 @@
 import optuna
 import pytest
 
-from layernas.trainer.proxy import run_proxy
+from tests.helpers import proxy
 
 DDP = ["trainer.accelerator=cpu", "trainer.devices=2", "trainer.strategy=ddp_spawn", "trainer.threads=1"]
 
@@ -14,7 +14,7 @@ def test_ddp_trial_reports_from_rank_zero_and_prunes_on_every_rank(proxy_cfg, tm
     pruner = optuna.pruners.ThresholdPruner(upper=0.0) if prune else optuna.pruners.NopPruner()
     study = optuna.create_study(storage=storage, pruner=pruner)
     trial = study.ask()
-    result = run_proxy("sdconv(k=3) ffn sa ffn", proxy_cfg(*DDP), trial=trial)
+    result = proxy("sdconv(k=3) ffn sa ffn", proxy_cfg(*DDP), trial=trial)
     stored = study._storage.get_trial(trial._trial_id)
     if prune:
         assert result.state == "pruned" and set(stored.intermediate_values) == {3}

@@ -5,7 +5,7 @@ import optuna
 import torch
 
 from layernas.search_space.ops.feedforward import FeedForward
-from layernas.trainer.search.loop import search as run_search
+from layernas.trainer.apps.search import search as run_search
 
 REASONS = {1: "RuntimeError: injected failure", 2: "training loss became nan at step 1",
            3: "OutOfMemoryError: CUDA out of memory (simulated)"}

@@ -16,7 +16,7 @@ from layernas.search_space import OPS, Architecture, LayerSpec, ModelConfig, bui
 from layernas.search_space.cost import count_params, sublayer_params
 from layernas.search_space.ops.feedforward import FeedForward
 from layernas.search_space.space import make_space
-from layernas.trainer.search.loop import search as run_search
+from layernas.trainer.apps.search import search as run_search
 
 D = 32
 

@@ -20,7 +20,7 @@ from layernas.search_space.cost import count_params, sublayer_params
 from layernas.search_space.ops.feedforward import FeedForward
 from layernas.search_space.ops.groupbert import GroupedConvModule
 from layernas.search_space.space import BASELINES, make_space
-from layernas.trainer.search.loop import search as run_search
+from layernas.trainer.apps.search import search as run_search
 
 ATOL = 1e-10
 B, T, D = 2, 13, 32

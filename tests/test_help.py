@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from layernas.trainer.apps.pages import examples
 from layernas.trainer.cli import COMMANDS
-from layernas.trainer.help import examples
 from tests.conftest import TINY
 from tests.test_classification import cli
 
@@ -57,7 +57,7 @@ def test_every_help_example_runs_as_written(tmp_path):
 
 
 def test_cfg_job_of_retrain_prints_the_studys_settings(search_cfg, tmp_path):
-    from layernas.trainer.search.loop import search
+    from layernas.trainer.apps.search import search
     from tests.conftest import TINY_SST2
 
     search(search_cfg("task=classify", *TINY_SST2, "study.n_trials=1", "objectives=[val_mcc]", "model.n_sublayers=2"))

@@ -126,3 +126,43 @@ def test_the_wheel_lists_every_package_and_config_folder():
                 continue
             wanted.add(".".join((name, *path.relative_to(ROOT / folder).parts)))
     assert wanted - listed == set(), "add these to [tool.setuptools] packages"
+
+
+def package_of(module: str) -> str | None:
+    """The subpackage of ``layernas.trainer`` a module belongs to (``search`` for
+    ``layernas.trainer.search.loop`` and for the package itself); ``cli`` for the command line at the top."""
+    parts = module.split(".")
+    if parts[:2] != ["layernas", "trainer"] or len(parts) < 3:
+        return None
+    return parts[2]
+
+
+def package_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    """Which of trainer's subpackages import which others (imports inside functions included)."""
+    out: dict[str, set[str]] = {}
+    for module, imported in graph.items():
+        a = package_of(module)
+        for other in imported:
+            b = package_of(other)
+            if a and b and a != b:
+                out.setdefault(a, set()).add(b)
+    return out
+
+
+def two_way(packages: dict[str, set[str]]) -> list[tuple[str, str]]:
+    return sorted({tuple(sorted((a, b))) for a, bs in packages.items() for b in bs if a in packages.get(b, set())})
+
+
+def test_the_package_check_finds_a_two_way_dependency():
+    graph = {"layernas.trainer.search.loop": {"layernas.trainer.supernet.train"},
+             "layernas.trainer.supernet.train": {"layernas.trainer.search.slots"},
+             "layernas.trainer.search.slots": set()}
+    assert two_way(package_graph(graph)) == [("search", "supernet")]
+    assert two_way(package_graph({"layernas.trainer.search.loop": {"layernas.trainer.supernet.train"}})) == []
+
+
+def test_the_packages_of_trainer_depend_one_way():
+    packages = package_graph(import_graph())
+    named = set(packages).union(*packages.values())
+    assert {"plumbing", "plan", "core", "results", "search", "supernet", "apps"} <= named
+    assert two_way(packages) == []

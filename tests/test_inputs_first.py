@@ -27,7 +27,7 @@ def test_a_read_only_journal_folder_is_refused_before_tokenizing(tmp_path):
             raise OSError(errno.EROFS, "Read-only file system")
         return real(*args, dir=dir, **kwargs)
 
-    with mock.patch("layernas.trainer.inputs.tempfile.mkstemp", mkstemp):
+    with mock.patch("layernas.trainer.plumbing.inputs.tempfile.mkstemp", mkstemp):
         code, err = run_case(["search", "storage=journal", f"storage.url={read_only}/j.log",
                               f"data.cache_dir={tmp_path / 'cache'}"], tmp_path / "results", 0)
     assert code == 2 and err.strip().splitlines() == [
@@ -71,8 +71,8 @@ def test_a_users_study_is_not_tracked_beside_the_committed_ones():
 @pytest.mark.parametrize(("load", "cores", "passive"), [(0.3, 2, False), (0.99, 2, False), (1.0, 2, True),
                                                         (7.6, 2, True), (3.0, 8, False), (4.0, 8, True)])
 def test_a_busy_machine_gets_a_passive_openmp_wait_and_one_line(load, cores, passive):
-    from layernas.trainer import busy
-    from layernas.trainer.busy import passive_wait_when_busy
+    from layernas.trainer.plumbing import busy
+    from layernas.trainer.plumbing.busy import passive_wait_when_busy
 
     environ = {}
     note = passive_wait_when_busy(environ, load=load, cores=cores)

@@ -15,7 +15,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from layernas.trainer import interrupts
+from layernas.trainer.plumbing import interrupts
 from layernas.trainer.search.slots import pid_alive
 from tests.conftest import TINY
 
@@ -222,7 +222,7 @@ def test_ctrl_c_after_the_last_trial_never_kills_the_search_silently(tmp_path, a
 def test_an_error_in_what_an_interruption_left_half_done_exits_as_the_interruption():
     """A signal that cuts an import short can make the next use of that module fail (RecursionError,
     AttributeError): the command must still exit as interrupted (143), not with a traceback and 1."""
-    from layernas.trainer.cli import guarded
+    from layernas.trainer.apps.guard import guarded
 
     def body(cfg):
         try:

@@ -9,7 +9,7 @@ import pytest
 @pytest.fixture
 def figures(monkeypatch):
     """The matplotlib figures the plot functions draw, kept open (they are closed once saved)."""
-    from layernas.trainer import plots
+    from layernas.trainer.results import plots
 
     kept = []
 
@@ -31,7 +31,7 @@ def small_study(n: int, values) -> optuna.Study:
 
 
 def test_the_history_axis_shows_whole_trial_numbers(figures, tmp_path):
-    from layernas.trainer import plots
+    from layernas.trainer.results import plots
 
     study = small_study(3, lambda i: [5.0 - i])
     plots.history(study.trials, "val_loss", "minimize", tmp_path / "h.png")
@@ -40,7 +40,7 @@ def test_the_history_axis_shows_whole_trial_numbers(figures, tmp_path):
 
 
 def test_pareto_labels_do_not_overlap(figures, tmp_path):
-    from layernas.trainer import plots
+    from layernas.trainer.results import plots
 
     # a front of 8 points close together beside one trial far off, as a short NSGA-II search leaves it
     study = small_study(9, lambda i: [6.5 - 0.002 * i, 640_000 + 300 * i] if i < 8 else [7.5, 700_000])

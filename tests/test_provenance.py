@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
-from layernas.trainer.provenance import git_commit
+from layernas.trainer.plumbing.provenance import git_commit
 
 
 def git(root, *args: str) -> str:

@@ -7,8 +7,9 @@ import optuna
 import pytest
 import yaml
 
-from layernas.trainer.report import best_trials, trial_numbers, twin_lines
-from layernas.trainer.search.loop import search as run_search
+from layernas.trainer.apps.search import search as run_search
+from layernas.trainer.results.ranking import best_trials
+from layernas.trainer.results.summary import trial_numbers, twin_lines
 from layernas.trainer.search.plan import plan_search
 from layernas.trainer.search.slots import counted
 from tests.helpers import conf_options

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from layernas.trainer.secrets import ENV_STORAGE_URL, redact, storage_url_from_env
+from layernas.trainer.plumbing.secrets import ENV_STORAGE_URL, redact, storage_url_from_env
 from tests.conftest import TINY
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,25 +57,26 @@ def test_redact_masks_nested_urls_and_secret_keys():
 
 
 def test_redact_is_still_importable_from_tracking():
-    from layernas.trainer.tracking import redact as from_tracking
+    from layernas.trainer.core.tracking import redact as from_tracking
 
     assert from_tracking is redact
 
 
 def test_the_storage_url_comes_from_the_environment_when_none_is_given(monkeypatch, tmp_path):
+    from layernas.trainer.plan.study import StorageConfig
     from layernas.trainer.search.storage import storage_url
 
     url = f"postgresql+psycopg2://u:{PW}@h/db"
     monkeypatch.delenv(ENV_STORAGE_URL, raising=False)
-    assert storage_url_from_env({"kind": "postgres", "url": None}) is None
+    assert storage_url_from_env("postgres", None) is None
     monkeypatch.setenv(ENV_STORAGE_URL, url)
-    assert storage_url({"kind": "postgres", "url": None}, tmp_path) == url
-    assert storage_url({"kind": "postgres", "url": "sqlite:///x.db"}, tmp_path) == "sqlite:///x.db"  # given wins
-    assert storage_url_from_env({"kind": "journal", "url": None}) is None  # a journal is a file
+    assert storage_url(StorageConfig("postgres", None, None, None, 3), tmp_path) == url
+    assert storage_url(StorageConfig("postgres", "sqlite:///x.db", None, None, 3), tmp_path) == "sqlite:///x.db"
+    assert storage_url_from_env("journal", None) is None  # a journal is a file
 
 
 def test_a_password_on_the_command_line_moves_to_the_environment():
-    from layernas.trainer.cli import split_secret_storage_url
+    from layernas.trainer.apps.overrides import split_secret_storage_url
 
     url = f"postgresql+psycopg2://u:{PW}@h/db"
     assert split_secret_storage_url(["a=1", f"storage.url={url}"]) == (["a=1"], url)

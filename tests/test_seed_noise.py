@@ -3,6 +3,7 @@ within it marked in report.md and best.yaml."""
 
 import math
 import statistics
+from pathlib import Path
 
 import optuna
 import pytest
@@ -10,10 +11,12 @@ import yaml
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState, create_trial
 
-from layernas.trainer import report
-from layernas.trainer.search.loop import search as run_search
-from layernas.trainer.seed_noise import noise_key, seed_noise, ties
+from layernas.trainer.apps.search import search as run_search
+from layernas.trainer.results.markdown import markdown
+from layernas.trainer.results.noise import noise_key, seed_noise, ties
+from layernas.trainer.results.ranking import ranked
 
+NOWHERE = Path("/nonexistent")  # a study folder without retrain or audit results
 DIST = {"x": CategoricalDistribution([0, 1, 2, 3])}
 
 
@@ -56,11 +59,11 @@ def test_ties_are_the_trials_within_two_sigma_of_the_best(direction):
     # sigma = 0.1 from bert's two seeds (5.0, 5.1414...): ties within 0.2 of the best
     study = study_with({0: sign * 5.0, 1: sign * 4.15, 2: sign * 4.0, 3: sign * 4.5}, {0: "bert", 1: "conv"},
                        {("bert", 1): sign * (5.0 + 0.1 * math.sqrt(2))}, direction)
-    top = report.ranked(study)
+    top = ranked(study)
     assert [t.number for t in top] == [2, 1, 3, 0]
     found = ties(top, seed_noise(study))
     assert found == {"runner_up": 1, "baselines": [1], "all": [1]}
-    text = report.markdown(study, {})
+    text = markdown(study, NOWHERE, {})
     assert "- seed noise at this budget: σ = 0.1000" in text
     assert "the best, #2, is within the seed noise of #1 (runner-up) (baseline conv)" in text
     assert f"| 2 | 1 | {sign * 4.15:.4f} | {sign * 0.15:+.4f} (tie) |" in text
@@ -69,8 +72,8 @@ def test_ties_are_the_trials_within_two_sigma_of_the_best(direction):
 
 def test_a_clear_lead_and_an_unmeasured_noise_are_said_so():
     study = study_with({0: 5.0, 1: 4.0}, {0: "bert", 1: "conv"}, {("bert", 1): 5.01, ("conv", 1): 4.01})
-    assert "- the best, #1, leads the runner-up #0 by 1.0000, more than 2σ" in report.markdown(study, {})
-    unmeasured = report.markdown(study_with({0: 5.0, 1: 4.0}, {0: "bert", 1: "conv"}, {}), {})
+    assert "- the best, #1, leads the runner-up #0 by 1.0000, more than 2σ" in markdown(study, NOWHERE, {})
+    unmeasured = markdown(study_with({0: 5.0, 1: 4.0}, {0: "bert", 1: "conv"}, {}), NOWHERE, {})
     assert "- seed noise: not measured; `study.noise_seeds=[1,2]`" in unmeasured
     assert "(tie)" not in unmeasured
 
@@ -81,7 +84,7 @@ def test_a_search_trains_the_baselines_on_the_noise_seeds_once(search_cfg, tmp_p
     calls = []
     real = noise_runs.run_proxy
     monkeypatch.setattr(noise_runs, "run_proxy",
-                        lambda arch, cfg, **kw: calls.append(cfg["seed"]) or real(arch, cfg, **kw))
+                        lambda spec: calls.append(spec.plan.seed) or real(spec))
     cfg = search_cfg("study.n_trials=2", "study.noise_seeds=[0,1]")  # seed 0 is the study's own: not again
     study = run_search(cfg)
     assert calls == [1, 1]

@@ -16,7 +16,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from layernas.search_space import Architecture, LayerSpec, MaskedLM, ModelConfig, build_encoder
 from layernas.search_space.cost import count_params, encoder_params, flops
 from layernas.search_space.space import BASELINES, make_space
-from layernas.trainer.search.loop import search as run_search
+from layernas.trainer.apps.search import search as run_search
 
 D = 32
 

@@ -154,8 +154,8 @@ def test_params_means_the_same_in_wandb_and_trials_csv(study):
 def test_an_interrupted_run_is_interrupted_in_wandb_too(tmp_path, proxy_cfg):
     import lightning.pytorch as pl
 
-    from layernas.trainer import interrupts
-    from layernas.trainer.proxy import run_proxy
+    from layernas.trainer.plumbing import interrupts
+    from tests.helpers import proxy
 
     class Stop(pl.Callback):
         def on_train_batch_end(self, trainer, *args):
@@ -163,7 +163,7 @@ def test_an_interrupted_run_is_interrupted_in_wandb_too(tmp_path, proxy_cfg):
                 raise interrupts.Interrupted(15)
 
     with pytest.raises(interrupts.Interrupted):
-        run_proxy("sa ffn", proxy_cfg("logger=wandb_offline"), callbacks=[Stop()])
+        proxy("sa ffn", proxy_cfg("logger=wandb_offline"), callbacks=[Stop()])
     (run,) = (tmp_path / "results" / "proxy" / "wandb").glob("offline-run-*")
     summary = summary_of(run)
     assert summary["summary"]["state"] == "interrupted" and summary["summary"]["reason"] == "interrupted by SIGTERM"

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from layernas.trainer.search.loop import search as run_search
+from layernas.trainer.apps.search import search as run_search
 
 WANDB = Path(sys.executable).parent / "wandb"
 ONE_CANDIDATE = ["space=bert", "space.domains.h=[4]", "space.domains.r=[4]", "study.n_trials=3",
@@ -39,7 +39,7 @@ def test_leaderboard_columns_hold_one_type_each(search_cfg):
     """Every column of the rows is of one type or None (what ``wandb.Table`` demands)."""
     import wandb
 
-    from layernas.trainer.report import rows
+    from layernas.trainer.results.table import rows
 
     study = run_search(search_cfg(*ONE_CANDIDATE[:-1], "logger=none", "objectives=[val_loss,latency_ms]",
                                   "sampler=random"))
@@ -54,7 +54,7 @@ def test_a_failing_summary_run_is_a_warning(search_cfg, tmp_path, monkeypatch, c
     import optuna
     import wandb
 
-    from layernas.trainer.report import log_summary_run
+    from layernas.trainer.results.summary_run import log_summary_run
     from layernas.trainer.search.plan import plan_search
 
     def broken(*args, **kwargs):
@@ -63,7 +63,7 @@ def test_a_failing_summary_run_is_a_warning(search_cfg, tmp_path, monkeypatch, c
     monkeypatch.setattr(wandb, "init", broken)
     plan = plan_search(search_cfg("logger=wandb_offline"))
     study = optuna.create_study(study_name="t")
-    assert log_summary_run(study, plan) is None
+    assert log_summary_run(study, plan.study_dir, plan.run.logger) is None
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["warning: the W&B summary run of study 't' was not written (RuntimeError: W&B is down); "
                    "`layernas report study.name=t` writes it"]
@@ -73,7 +73,7 @@ def test_a_failing_summary_run_is_a_warning(search_cfg, tmp_path, monkeypatch, c
 def test_report_writes_the_summary_run_a_search_could_not(search_cfg, tmp_path, monkeypatch, capsys):
     from omegaconf import OmegaConf
 
-    import layernas.trainer.tracking as tracking
+    import layernas.trainer.core.tracking as tracking
     from layernas.trainer.apps.report import main as report
 
     real = tracking.log_summary

@@ -208,7 +208,7 @@ def supernet_study(tmp_path_factory):
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
-    from layernas.trainer.search.loop import search
+    from layernas.trainer.apps.search import search
     from tests.conftest import CONF
 
     root = tmp_path_factory.mktemp("supernet")
@@ -252,7 +252,7 @@ def test_scores_are_deterministic_given_the_seed(supernet_study, tmp_path):
     supernet (a new storage) scores the same candidates with the same values."""
     import shutil
 
-    from layernas.trainer.search.loop import search
+    from layernas.trainer.apps.search import search
     from layernas.trainer.search.plan import plan_search
     from layernas.trainer.supernet.scoring import Scorer
 
@@ -319,8 +319,8 @@ def test_a_supernet_search_stops_when_the_sampler_only_repeats(tmp_path, monkeyp
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
+    from layernas.trainer.apps.search import search
     from layernas.trainer.search import runner
-    from layernas.trainer.search.loop import search
     from layernas.trainer.search.slots import counted
     from layernas.trainer.supernet.standalone import records
     from tests.conftest import CONF
@@ -433,7 +433,7 @@ def test_smoke_search_with_a_supernet_end_to_end_with_offline_wandb(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "[ 12/12]" in out.stdout  # the last scored trial's line, whenever the lines before it came
     assert "LeafSpec" not in out.stderr + out.stdout and "Warning" not in out.stderr, out.stderr
-    assert out.stdout.strip().splitlines()[-1].startswith("study smoke: 12/12 trials; best val_loss ")
+    assert out.stdout.strip().splitlines()[-1].startswith("study smoke: 12/12 trials; best objective ")
     folder = tmp_path / "smoke"
     for name in ("study.db", "trials.csv", "best.yaml", "report.md", "supernet/supernet.safetensors",
                  "supernet/supernet.json", "plots/history.png"):

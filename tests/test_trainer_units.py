@@ -5,11 +5,12 @@ import math
 import pytest
 import torch
 
-from layernas.trainer.callbacks import NonFiniteGuard, ObjectiveCurve
-from layernas.trainer.cli import explain_hydra_error
-from layernas.trainer.config import OptimConfig, TaskConfig, TrainerConfig
-from layernas.trainer.module import adamw, lr_lambda
-from layernas.trainer.tracking import redact
+from layernas.trainer.apps.overrides import explain_hydra_error
+from layernas.trainer.core.callbacks import NonFiniteGuard, ObjectiveCurve
+from layernas.trainer.core.module import adamw, lr_lambda
+from layernas.trainer.core.tracking import redact
+from layernas.trainer.plan.task import TaskConfig
+from layernas.trainer.plan.trainer import OptimConfig, TrainerConfig
 
 
 def test_warmup_then_linear_decay():
@@ -181,7 +182,7 @@ def test_atomic_writes_are_readable_by_everyone_whatever_the_writer(tmp_path):
     import torch
     from safetensors.torch import save_model
 
-    from layernas.trainer.files import atomic_write, atomic_write_text
+    from layernas.trainer.plumbing.files import atomic_write, atomic_write_text
 
     atomic_write(tmp_path / "w.safetensors", lambda tmp: save_model(torch.nn.Linear(2, 2), tmp))
     atomic_write_text(tmp_path / "a.txt", "x")

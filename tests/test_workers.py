@@ -8,7 +8,7 @@ import time
 import pytest
 from optuna.trial import TrialState
 
-from layernas.trainer.search.loop import search as run_search
+from layernas.trainer.apps.search import search as run_search
 from layernas.trainer.search.slots import counted
 from tests.helpers import WANDB
 
@@ -96,11 +96,12 @@ def test_workers_fork_from_a_server_that_has_imported_torch_and_runs_no_thread()
 OPEN_AT = """
 import sys, time
 from pathlib import Path
+from layernas.trainer.plan.study import StorageConfig
 from layernas.trainer.search.storage import make_storage
 start = float(sys.argv[2])
 while time.time() < start:
     pass
-make_storage({"kind": "sqlite", "heartbeat_interval": 1, "grace_period": 4}, Path(sys.argv[1]))
+make_storage(StorageConfig("sqlite", None, 1, 4, 3), Path(sys.argv[1]))
 """
 
 

@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 import torch
 
 from layernas.search_space.attention_maps import attention_modules, capture, kernel_modules
-
-from .measures import AttentionStats, KernelStats
+from layernas.trainer.analyze.measures import AttentionStats, KernelStats
 
 _SUBLAYER = re.compile(r"^layers\.(\d+)(?:\.|$)")
 ATTENTION, CONVOLUTION = "attention", "convolution"

@@ -19,9 +19,8 @@ from pathlib import Path
 import torch
 
 from layernas.search_space.attention_maps import capture
-
-from .capture import sublayer_of
-from .inputs import InputFormat, batches
+from layernas.trainer.analyze.capture import sublayer_of
+from layernas.trainer.analyze.inputs import InputFormat, batches
 
 ALL = "all"  # every scored dependency together
 

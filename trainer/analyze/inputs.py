@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import torch
 
-from ..data.tokenizer import CLS_ID, PAD_ID, SEP_ID
-from ..data.tokens import encode
-from .capture import Batch
+from layernas.trainer.analyze.capture import Batch
+from layernas.trainer.data.tokenizer import CLS_ID, PAD_ID, SEP_ID
+from layernas.trainer.data.tokens import encode
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from ..files import atomic_write_bytes
-from ..plots import PLOTLY_JS, _figure, _save
+from layernas.trainer.plumbing.files import atomic_write_bytes
+from layernas.trainer.results.plots import PLOTLY_JS, _figure, _save
 
 
 def heatmap_png(grid: list[list[float]], rows: list[str], title: str, path: Path,

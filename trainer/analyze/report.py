@@ -11,10 +11,10 @@ import statistics
 import sys
 from pathlib import Path
 
-from ..files import atomic_write_text
-from .capture import ATTENTION, CONVOLUTION
-from .measures import SPAN_MASS, attention_measures, kernel_measures, window_name
-from .plots import heatmap
+from layernas.trainer.analyze.capture import ATTENTION, CONVOLUTION
+from layernas.trainer.analyze.measures import SPAN_MASS, attention_measures, kernel_measures, window_name
+from layernas.trainer.analyze.plots import heatmap
+from layernas.trainer.plumbing.files import atomic_write_text
 
 SHARES = {"cls", "sep", "self", "prev", "next"}
 
@@ -186,7 +186,8 @@ def heads_csv(doc: dict) -> str:
     return out.getvalue()
 
 
-def write_analysis(doc: dict, cfg: dict, folder: Path) -> dict:
+def write_analysis(doc: dict, plan) -> dict:
+    folder = plan.folder
     images = figures(doc, folder / "plots")
     atomic_write_text(folder / "analysis.json", json.dumps(_plain(doc), indent=2, default=str))
     atomic_write_text(folder / "heads.csv", heads_csv(doc))
@@ -197,21 +198,21 @@ def write_analysis(doc: dict, cfg: dict, folder: Path) -> dict:
             if any(p["kind"] == kind for p in doc["parts"]):
                 print(f"{kind}: {conclusion(m, kind, doc['parts'], names).replace('**', '')}", flush=True)
     print(f"wrote {folder}/analysis.md, analysis.json, heads.csv, plots/", flush=True)
-    _log_run(doc, images, cfg, folder)
+    _log_run(doc, images, plan)
     return doc
 
 
-def _log_run(doc: dict, images: dict[str, Path], cfg: dict, folder: Path) -> None:
+def _log_run(doc: dict, images: dict[str, Path], plan) -> None:
     """The analysis's W&B run: a record of files already written, so a failure is a warning."""
-    from ..secrets import redact
-    from ..tracking import LoggerConfig, RunInfo, start_run
+    from layernas.trainer.core.tracking import RunInfo, start_run
+    from layernas.trainer.plumbing.secrets import redact
 
-    logger = LoggerConfig.from_dict(cfg.get("logger"))
+    logger, folder = plan.run.logger, plan.folder
     if not logger.enabled:
         return
     run = RunInfo(name=f"{doc['study']} analysis {doc['key']}", group=doc["study"], job_type="analysis",
-                  save_dir=folder, config={"analyze": cfg["analyze"], "study": doc["study"], "arch": doc["arch"],
-                                           "arch_key": doc["key"], "trial": doc["trial"], "seed": cfg.get("seed")})
+                  save_dir=folder, config={"analyze": plan.settings, "study": doc["study"], "arch": doc["arch"],
+                                           "arch_key": doc["key"], "trial": doc["trial"], "seed": plan.run.seed})
     try:
         import wandb
 

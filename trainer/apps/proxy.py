@@ -6,26 +6,30 @@ import math
 
 from omegaconf import DictConfig, OmegaConf
 
-from ..config import check_run_config
-from ..metrics import REFERENCES, flags
+from layernas.trainer.core.proxy import RunSpec
+from layernas.trainer.plan.checks import check_run
+from layernas.trainer.plan.metrics import REFERENCES, flags
+from layernas.trainer.plan.run import run_plan
+from layernas.trainer.plumbing.names import check_name
+from layernas.trainer.plumbing.provenance import study_config
 
 
-def format_result(result) -> str:
+def format_result(spec: RunSpec, result) -> str:
     """A two-column table of what a proxy run measured."""
-    rows = [("arch", result.arch), ("key", result.key), ("task", result.task), ("state", result.state)]
+    name, task = spec.plan.task.objective, spec.plan.task
+    rows = [("arch", str(spec.arch)), ("key", spec.arch.key()), ("task", task.name), ("state", result.state)]
     if result.reason:
         rows.append(("reason", result.reason))
     rows += [(name, _num(value)) for name, value in sorted(result.metrics.items())]
     t = result.timings
-    reference = REFERENCES.get(result.objective_name)
+    reference = REFERENCES.get(name)
     rows += [
-        ("objective", f"{result.objective_name} = {_num(result.objective)}"
+        ("objective", f"{name} = {_num(result.objective)}"
                       + (f" ({'unigram model' if 'unigram' in reference else 'majority class'} "
                          f"{_num(result.metrics[reference])}; "
-                         f"{'higher' if result.direction == 'maximize' else 'lower'} is better)"
+                         f"{'higher' if task.direction == 'maximize' else 'lower'} is better)"
                          if reference in result.metrics else "")),
-        *([("flags", ", ".join(flags(result.metrics, result.objective_name)))]
-          if flags(result.metrics, result.objective_name) else []),
+        *([("flags", ", ".join(flags(result.metrics, name)))] if flags(result.metrics, name) else []),
         ("parameters", f"{result.params:,} in the encoder, {result.model_params:,} with the task head"),
         ("FLOPs / sequence", f"{result.flops:,}"),
         ("optimizer steps", str(result.steps)),
@@ -47,16 +51,35 @@ def _num(value) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
+def run_config(arch: str, cfg, **wants):
+    """``run_proxy`` of a composed config (a DictConfig or its plain dict), as ``layernas proxy`` runs it,
+    for notebooks and benchmarks: the typed plan, the architecture checked against it, and ``wants``
+    (trial, run, test, val_slice, keep_model, callbacks) as the spec's."""
+    from layernas.trainer.core.proxy import run_proxy
+
+    plain = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
+    plan = run_plan(plain)
+    parsed, _ = check_run(arch, plan, budget=False)
+    return run_proxy(RunSpec(parsed, plan, **{k: tuple(v) if k == "callbacks" else v for k, v in wants.items()}))
+
+
 def main(cfg: DictConfig) -> int:
     plain = OmegaConf.to_container(cfg, resolve=True)
-    checked = check_run_config(cfg.arch, plain)  # fail fast, before Lightning
-    from ..budget import check_budget
-    from ..logs import quiet_lightning
-    from ..proxy import prepare_data, run_proxy
+    name = check_name("run_name", plain.get("run_name") or "proxy", plain["results_dir"])
+    plan = run_plan(plain)
+    arch, _ = check_run(plain["arch"], plan)  # fail fast, before Lightning
+    from layernas.trainer.core.prepare import prepare_data
+    from layernas.trainer.core.proxy import run_proxy
+    from layernas.trainer.core.tracking import RunInfo
+    from layernas.trainer.plan.budget import check_budget
+    from layernas.trainer.plumbing.logs import quiet_lightning
 
     quiet_lightning()
-    info = prepare_data(cfg)  # data errors as one-line errors, not as a failed run
-    print(check_budget(checked.arch, plain, info.vocab_size, info.n_classes), flush=True)
-    result = run_proxy(cfg.arch, cfg)
-    print(format_result(result))
+    info = prepare_data(plan)  # data errors as one-line errors, not as a failed run
+    print(check_budget(arch, plan, info.vocab_size, info.n_classes), flush=True)
+    run = RunInfo(name=f"{name} {arch}", group=name, job_type="proxy", save_dir=plan.results_dir / name,
+                  config=study_config(plain))
+    spec = RunSpec(arch, plan, run=run)
+    result = run_proxy(spec)
+    print(format_result(spec, result))
     return 0 if result.state != "failed" else 1

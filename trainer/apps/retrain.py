@@ -6,16 +6,17 @@ import sys
 
 from omegaconf import DictConfig, OmegaConf
 
-from ..retrain import RetrainFailed, retrain
+from layernas.trainer.retrain.plan import plan_retrain
 
 
 def main(cfg: DictConfig) -> int:
-    from ..logs import quiet_lightning
+    from layernas.trainer.plumbing.logs import quiet_lightning
+    from layernas.trainer.retrain.train import RetrainFailed, retrain
 
-    plain = OmegaConf.to_container(cfg, resolve=True)
+    plan = plan_retrain(OmegaConf.to_container(cfg, resolve=True))
     quiet_lightning()
     try:
-        retrain(plain)
+        retrain(plan)
     except RetrainFailed as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -3,71 +3,75 @@ measure how well the study's proxy (and cheaper signals) ranked them; see :mod:`
 
 from __future__ import annotations
 
-import math
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import optuna
 
-from .. import interrupts
-from ..names import check_name
-from ..search.study import load_existing_study, study_dir
-from .runs import Job, finished, records
-from .select import SELECTIONS, candidates, select
-from .summary import Arch
+from layernas.trainer.audit.runs import Job, finished, records
+from layernas.trainer.audit.select import select
+from layernas.trainer.audit.settings import AuditConfig
+from layernas.trainer.audit.summary import Arch
+from layernas.trainer.plan.logger import LoggerConfig
+from layernas.trainer.plan.recorded import Recorded
+from layernas.trainer.plan.run import RunPlan
+from layernas.trainer.plan.study import StorageConfig, StudyRef
+from layernas.trainer.plumbing import interrupts
+from layernas.trainer.results.ranking import candidates
+from layernas.trainer.search.study import load_existing_study
 
 
 @dataclass(frozen=True)
 class AuditPlan:
-    """What an audit will do, checked before anything trains."""
+    """What an audit will do, checked before anything trains: the study's recorded run (with this command's
+    logger and results folder), the settings, the chosen trials in proxy-rank order and the runs."""
 
     study: optuna.Study
+    folder: Path  # results/<study>/audit
+    storage: StorageConfig
+    run: RunPlan
+    settings: AuditConfig
     chosen: list  # FrozenTrials, proxy-rank order
     jobs: list[Job]
-    budgets: list[float]
-    seeds: list[int]
     sign: float  # 1 when the first objective is minimised, -1 when maximised: signed values are lower-better
+    seed: int  # this command's: the random selection and the bootstrap
+
+    @property
+    def budgets(self) -> list[float]:
+        return list(self.settings.budgets)
+
+    @property
+    def seeds(self) -> list[int]:
+        return list(self.settings.seeds)
 
     @property
     def proxy_steps(self) -> int:
-        return int(self.study.user_attrs["config"]["trainer"]["max_steps"])
+        return self.run.trainer.max_steps
 
 
-def _check_settings(audit: dict) -> tuple[list[float], list[int]]:
-    budgets = [float(b) for b in audit.get("budgets") or []]
-    if not budgets or any(not math.isfinite(b) or b <= 1 for b in budgets):
-        raise ValueError(f"audit.budgets={audit.get('budgets')} is not allowed; allowed: a non-empty list of "
-                         "multiples of the proxy's steps, each > 1 (e.g. [3,10])")
-    seeds = list(audit.get("seeds") or [])
-    if not seeds or any(not isinstance(s, int) or isinstance(s, bool) for s in seeds) or len(set(seeds)) < len(seeds):
-        raise ValueError(f"audit.seeds={audit.get('seeds')} is not allowed; allowed: a non-empty list of distinct "
-                         "integers (e.g. [0,1])")
-    if audit.get("select") not in SELECTIONS:
-        raise ValueError(f"audit.select={audit.get('select')!r} is not allowed; allowed: {', '.join(SELECTIONS)}")
-    return sorted(set(budgets)), seeds
-
-
-def plan_audit(cfg: dict) -> AuditPlan:
+def plan_audit(ref: StudyRef, settings: AuditConfig, logger: LoggerConfig, seed: int) -> AuditPlan:
     """Check the command (one-line ``ValueError`` for a bad value) and list the runs."""
-    check_name("study.name", cfg["study"]["name"], cfg["results_dir"])
-    audit = cfg["audit"]
-    budgets, seeds = _check_settings(audit)
-    study = load_existing_study(cfg)
+    study = load_existing_study(ref)
     if "config" not in study.user_attrs:
         raise ValueError(f"study {study.study_name!r} was not made by `layernas search` (it has no config)")
     trials = candidates(study)
     if not trials:
         raise ValueError(f"study {study.study_name!r} has no completed trial to audit")
-    k = audit.get("k")
+    recorded = Recorded.of(study)
+    if recorded.run is None:
+        raise ValueError(f"study {study.study_name!r} was not made by `layernas search` (its config is not a run's)")
+    k = settings.k
     if not isinstance(k, int) or isinstance(k, bool) or k < 3 or k > len(trials):
         raise ValueError(f"audit.k={k!r} is not allowed; allowed: 3 to {len(trials)} (the study's completed trials "
                          "with distinct networks)" if len(trials) >= 3 else
                          f"audit.k={k!r} is not allowed: study {study.study_name!r} has only {len(trials)} completed "
                          "trials with distinct networks and an audit needs at least 3")
-    chosen = select(trials, k, audit["select"], cfg.get("seed", 0))
-    jobs = [Job(t.number, t.user_attrs["arch"], b, s) for b in budgets for t in chosen for s in seeds]
+    chosen = select(trials, k, settings.select, seed)
+    jobs = [Job(t.number, t.user_attrs["arch"], b, s) for b in settings.budgets for t in chosen for s in settings.seeds]
     sign = -1.0 if study.directions[0] == optuna.study.StudyDirection.MAXIMIZE else 1.0
-    return AuditPlan(study, chosen, jobs, budgets, seeds, sign)
+    run = replace(recorded.run, logger=logger, results_dir=ref.results_dir)
+    return AuditPlan(study, ref.folder / "audit", ref.storage, run, settings, chosen, jobs, sign, seed)
 
 
 def collect(plan: AuditPlan) -> list[Arch]:
@@ -85,26 +89,23 @@ def collect(plan: AuditPlan) -> list[Arch]:
     return archs
 
 
-def run_audit(cfg: dict) -> dict:
-    """Plan, train what is left (resuming), score the zero-cost proxies, write ``results/<study>/audit/``."""
-    from .report import write_audit
-    from .workers import run_workers
-    from .zero_cost import zero_cost_scores
+def run_audit(plan: AuditPlan) -> dict:
+    """Train what is left (resuming), score the zero-cost proxies, write ``results/<study>/audit/``."""
+    from layernas.trainer.audit.report import write_audit
+    from layernas.trainer.audit.workers import run_workers
+    from layernas.trainer.audit.zero_cost import zero_cost_scores
 
-    plan = plan_audit(cfg)
-    folder = study_dir(cfg) / "audit"
     left = len(plan.jobs) - finished(plan.study, plan.jobs)
     print(f"audit of study {plan.study.study_name}: {len(plan.chosen)} architectures x budgets "
           f"{', '.join(f'x{b:g}' for b in plan.budgets)} x seeds {plan.seeds} = {len(plan.jobs)} runs, "
           f"{left} left to train", flush=True)
     try:
-        run_workers(plan.study, plan.jobs, cfg, folder)
+        run_workers(plan)
     except interrupts.Interrupted:
         print(f"\ninterrupted: finished runs are kept; run the same command to resume "
               f"({finished(plan.study, plan.jobs)}/{len(plan.jobs)} runs done)", file=sys.stderr, flush=True)
         raise
-    if not cfg["audit"].get("report", True):
+    if not plan.settings.report:
         return {}
-    scores = zero_cost_scores(plan.study.user_attrs["config"], plan.chosen, plan.seeds) \
-        if cfg["audit"].get("zero_cost", True) else {}
-    return write_audit(plan, collect(plan), scores, cfg, folder)
+    scores = zero_cost_scores(plan.run, plan.chosen, plan.seeds) if plan.settings.zero_cost else {}
+    return write_audit(plan, collect(plan), scores)

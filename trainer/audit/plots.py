@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from ..plots import _figure, _save
+from layernas.trainer.results.plots import _figure, _save
 
 
 def scatter_plot(plan, archs, path: Path) -> Path | None:

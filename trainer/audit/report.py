@@ -10,11 +10,13 @@ import statistics
 import sys
 from pathlib import Path
 
-from ..files import atomic_write_text
-from ..provenance import git_commit
-from ..report import write_results
-from .plots import ladder_plot, rank_plot, scatter_plot
-from .summary import budget_rows, ladder, recommend, zero_cost_rows
+from layernas.trainer.audit.plots import ladder_plot, rank_plot, scatter_plot
+from layernas.trainer.audit.summary import budget_rows, ladder, recommend, zero_cost_rows
+from layernas.trainer.plan.recorded import Recorded
+from layernas.trainer.plan.views import plain
+from layernas.trainer.plumbing.files import atomic_write_text
+from layernas.trainer.plumbing.provenance import git_commit
+from layernas.trainer.results.writer import write_results
 
 
 def _num(value, digits: int = 4) -> str:
@@ -27,9 +29,9 @@ def _ci(ci) -> str:
 
 def proxy_label(plan) -> str:
     """What the study's values are: its proxy runs', or a supernet's scores (``strategy=supernet``)."""
-    config = plan.study.user_attrs["config"]
-    if (config.get("strategy") or {}).get("name") == "supernet":
-        steps = config["strategy"]["supernet"]["steps"]
+    strategy = Recorded.of(plan.study).strategy
+    if strategy.supernet is not None:
+        steps = strategy.supernet.steps
         return f"supernet score (inherited weights of a {steps}-step supernet; budgets are multiples of the " \
                f"{plan.proxy_steps}-step stand-alone proxy)"
     return f"{plan.proxy_steps}-step proxy"
@@ -40,7 +42,7 @@ def analyse(plan, archs, scores: dict, n_boot: int, seed: int) -> dict:
     budgets = budget_rows(archs, plan.budgets, n_boot, seed)
     steps = ladder(archs, reference, n_boot, seed)
     zero = zero_cost_rows(archs, scores, reference, n_boot, seed)
-    return {"study": plan.study.study_name, "metric": plan.study.user_attrs["config"]["objectives"][0],
+    return {"study": plan.study.study_name, "metric": plan.run.objective.name,
             "direction": "minimize" if plan.sign > 0 else "maximize", "proxy_steps": plan.proxy_steps,
             "budgets": plan.budgets, "seeds": plan.seeds, "reference": reference, "git_commit": git_commit(),
             "agreement": {f"x{b:g}": row for b, row in budgets.items()}, "ladder": steps, "zero_cost": zero,
@@ -108,9 +110,9 @@ def markdown(doc: dict, images: dict[str, Path]) -> str:
     return "\n".join(lines)
 
 
-def write_audit(plan, archs, scores: dict, cfg: dict, folder: Path) -> dict:
-    audit = cfg["audit"]
-    doc = analyse(plan, archs, scores, int(audit.get("bootstrap", 1000)), int(cfg.get("seed", 0)))
+def write_audit(plan, archs, scores: dict) -> dict:
+    folder = plan.folder
+    doc = analyse(plan, archs, scores, plan.settings.bootstrap, plan.seed)
     images = {k: v for k, v in {"proxy_vs_budget": scatter_plot(plan, archs, folder / "plots" / "proxy_vs_budget.png"),
                                 "ranks": rank_plot(plan, archs, folder / "plots" / "ranks.png"),
                                 "ladder": ladder_plot(doc, folder / "plots" / "ladder.png")}.items() if v}
@@ -123,14 +125,14 @@ def write_audit(plan, archs, scores: dict, cfg: dict, folder: Path) -> dict:
               flush=True)
     write_results(plan.study, folder.parent)  # report.md links the audit
     print(f"wrote {folder}/audit.md, audit.csv, audit.json, plots/; {folder.parent}/report.md links it", flush=True)
-    _log_run(doc, images, cfg, folder)
+    _log_run(doc, images, plan)
     return doc
 
 
-def _log_run(doc: dict, images: dict, cfg: dict, folder: Path) -> None:
+def _log_run(doc: dict, images: dict, plan) -> None:
     """The audit's W&B run: a record of files already written, so a failure is a warning."""
-    from ..secrets import redact
-    from ..tracking import RunInfo, log_summary
+    from layernas.trainer.core.tracking import RunInfo, log_summary
+    from layernas.trainer.plumbing.secrets import redact
 
     rows = doc["archs"]
     table = (list(rows[0]), [list(r.values()) for r in rows]) if rows else (["trial"], [])
@@ -138,10 +140,10 @@ def _log_run(doc: dict, images: dict, cfg: dict, folder: Path) -> None:
     summary.update({f"tau_ci_low/{k}": r["tau_ci"][0] for k, r in doc["agreement"].items()})
     summary.update({f"zero_cost_tau/{k}": r["tau"] for k, r in doc["zero_cost"].items()})
     summary["recommendation"] = doc["recommendation"]["line"]
-    run = RunInfo(name=f"{doc['study']} audit", group=doc["study"], job_type="audit", save_dir=folder,
-                  config={"audit": cfg["audit"], "study": doc["study"]})
+    run = RunInfo(name=f"{doc['study']} audit", group=doc["study"], job_type="audit", save_dir=plan.folder,
+                  config={"audit": plain(plan.settings), "study": doc["study"]})
     try:
-        log_summary(cfg.get("logger"), run, table, images, summary)
+        log_summary(plan.run.logger, run, table, images, summary)
     except Exception as e:  # noqa: BLE001  (W&B raises many types; none may fail a finished audit)
         reason = (str(e).strip().splitlines() or [""])[0]
         print(f"warning: the W&B audit run was not written ({type(e).__name__}: {redact(reason)})", file=sys.stderr)

@@ -10,18 +10,18 @@ pid) and a claim whose process is gone is taken again.
 from __future__ import annotations
 
 import math
-import socket
-import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import optuna
 
-from .. import interrupts
-from ..search.format import fmt
-from ..search.objectives import objectives_from
-from ..search.slots import TrialSlots, pid_alive, worker_identity
-from ..search.storage import storage_url
-from ..tracking import RunInfo, new_run_id
+from layernas.trainer.core.tracking import RunInfo, new_run_id
+from layernas.trainer.plan.run import RunPlan
+from layernas.trainer.plan.study import StorageConfig
+from layernas.trainer.plumbing import interrupts
+from layernas.trainer.results.format import fmt
+from layernas.trainer.search.claims import Claims
+from layernas.trainer.search.slots import study_lock
 
 PREFIX = "audit/"
 
@@ -34,8 +34,17 @@ class Job:
     seed: int
 
     @property
+    def name(self) -> str:
+        return f"{self.trial}/{self.budget:g}/{self.seed}"
+
+    @property
     def key(self) -> str:
-        return f"{PREFIX}{self.trial}/{self.budget:g}/{self.seed}"
+        return PREFIX + self.name
+
+
+def claims(study: optuna.Study, folder: Path, storage: StorageConfig) -> Claims:
+    """The audit's runs in the study's storage (``audit/<trial>/<budget>/<seed>``)."""
+    return Claims(study, PREFIX, study_lock(study, folder, storage))
 
 
 def records(study: optuna.Study) -> dict[str, dict]:
@@ -49,52 +58,30 @@ def finished(study: optuna.Study, jobs: list[Job]) -> int:
     return sum(1 for j in jobs if done.get(j.key, {}).get("state") in ("complete", "failed"))
 
 
-def _claimable(record: dict | None) -> bool:
-    """Not done, and nobody alive is doing it (an interrupted run, or a claim whose process died)."""
-    if record is None or record.get("state") == "interrupted":
-        return True
-    if record.get("state") != "running":
-        return False
-    return record.get("host") == socket.gethostname() and not pid_alive(record.get("pid"))
+def job_plan(run: RunPlan, job: Job, threads: int | None) -> RunPlan:
+    """The study's run with the job's budget and seed (and this process's share of the cores)."""
+    trainer = run.trainer
+    changes = {"max_steps": int(round(trainer.max_steps * job.budget)),
+               "max_time": trainer.max_time * job.budget if trainer.max_time else trainer.max_time}
+    if threads:
+        changes["threads"] = threads
+    return run.with_trainer(**changes).with_seed(job.seed)
 
 
-def claim(study: optuna.Study, jobs: list[Job], lock: TrialSlots) -> Job | None:
-    """The next job nobody has done or is doing, marked as this process's; None when none is left."""
-    with lock.held():
-        done = records(study)
-        for job in jobs:
-            if _claimable(done.get(job.key)):
-                study.set_user_attr(job.key, {"state": "running", **worker_identity(), "since": time.time()})
-                return job
-    return None
-
-
-def run_config(study_cfg: dict, command_cfg: dict, job: Job) -> dict:
-    """The study's config with the job's budget and seed, and this command's logger and results folder."""
-    trainer = dict(study_cfg["trainer"])
-    if command_cfg["audit"].get("threads"):
-        trainer["threads"] = command_cfg["audit"]["threads"]
-    trainer["max_steps"] = int(round(trainer["max_steps"] * job.budget))
-    if trainer.get("max_time"):
-        trainer["max_time"] = trainer["max_time"] * job.budget
-    return {**study_cfg, "trainer": trainer, "seed": job.seed, "logger": command_cfg.get("logger"),
-            "results_dir": command_cfg["results_dir"]}
-
-
-def run_job(study: optuna.Study, job: Job, command_cfg: dict, folder) -> dict:
+def run_job(plan, job: Job, runs: Claims) -> dict:
     """Train one job and record it (complete or failed; an interruption leaves it to be claimed again)."""
-    from ..proxy import run_proxy
+    from layernas.search_space import Architecture
+    from layernas.trainer.core.proxy import RunSpec, run_proxy
 
-    study_cfg = study.user_attrs["config"]
-    metric = objectives_from(study_cfg["objectives"], study_cfg["task"])[0].key
-    info = RunInfo(name=f"audit #{job.trial} x{job.budget:g} s{job.seed}", group=study.study_name,
-                   job_type="audit_run", save_dir=folder, run_id=new_run_id(),
+    metric = plan.run.objective.key
+    info = RunInfo(name=f"audit #{job.trial} x{job.budget:g} s{job.seed}", group=plan.study.study_name,
+                   job_type="audit_run", save_dir=plan.folder, run_id=new_run_id(),
                    config={"audit/trial": job.trial, "audit/budget": job.budget, "audit/seed": job.seed})
+    run = job_plan(plan.run, job, plan.settings.threads)
     try:
-        result = run_proxy(job.arch, run_config(study_cfg, command_cfg, job), run=info)
+        result = run_proxy(RunSpec(Architecture.parse(job.arch, run.model.d_model), run, run=info))
     except BaseException:
-        with interrupts.held():
-            study.set_user_attr(job.key, {"state": "interrupted"})  # claimable again
+        runs.release(job.name)
         raise
     value = result.metrics.get(metric)
     ok = result.state == "complete" and value is not None and math.isfinite(value)
@@ -102,20 +89,21 @@ def run_job(study: optuna.Study, job: Job, command_cfg: dict, folder) -> dict:
               "state": "complete" if ok else "failed", "metric": metric,
               "value": float(value) if ok else None, "steps": result.steps, "wall_s": round(result.wall_s, 2),
               "curve": [list(p) for p in result.curve], "reason": "" if ok else (result.reason or result.state)}
-    with interrupts.held():
-        study.set_user_attr(job.key, record)
+    runs.record(job.name, record)
     return record
 
 
-def run_jobs(study: optuna.Study, jobs: list[Job], command_cfg: dict, folder) -> int:
+def run_jobs(plan) -> int:
     """Claim and train jobs until none is left; one line per run. Returns how many this process ran."""
-    lock = TrialSlots(study, folder.parent / ".trials.lock", storage_url(command_cfg["storage"], folder.parent))
+    runs = claims(plan.study, plan.folder.parent, plan.storage)
+    by_name = {job.name: job for job in plan.jobs}
     ran = 0
-    while (job := claim(study, jobs, lock)) is not None:
+    while (name := runs.claim(list(by_name))) is not None:
         interrupts.check()
-        record = run_job(study, job, command_cfg, folder)
+        job = by_name[name]
+        record = run_job(plan, job, runs)
         ran += 1
         value = fmt(record["value"]) if record["state"] == "complete" else f"failed: {record['reason']}"
-        print(f"[audit {finished(study, jobs)}/{len(jobs)}] #{job.trial} x{job.budget:g} seed {job.seed}: {value} "
-              f"({record['steps']} steps, {record['wall_s']:.0f} s) | {job.arch}", flush=True)
+        print(f"[audit {finished(plan.study, plan.jobs)}/{len(plan.jobs)}] #{job.trial} x{job.budget:g} seed "
+              f"{job.seed}: {value} ({record['steps']} steps, {record['wall_s']:.0f} s) | {job.arch}", flush=True)
     return ran

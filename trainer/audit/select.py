@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-import math
 import random
 
-import optuna
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import FrozenTrial
 
 SELECTIONS = ("stratified", "top", "random")
-
-
-def candidates(study: optuna.Study) -> list[FrozenTrial]:
-    """Complete trials that trained their own network (not reused from a twin), best proxy value first."""
-    sign = -1.0 if study.directions[0] == optuna.study.StudyDirection.MAXIMIZE else 1.0
-    done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-            if "duplicate_of" not in t.user_attrs and t.values and math.isfinite(t.values[0])]
-    unique = {}
-    for t in sorted(done, key=lambda t: (sign * t.values[0], t.number)):
-        unique.setdefault(t.user_attrs.get("key", t.number), t)
-    return list(unique.values())
 
 
 def select(trials: list[FrozenTrial], k: int, how: str = "stratified", seed: int = 0) -> list[FrozenTrial]:

@@ -7,7 +7,7 @@ import math
 import statistics
 from dataclasses import dataclass, field
 
-from .stats import bootstrap, kendall, regret, spearman, spread
+from layernas.trainer.stats.rank import bootstrap, kendall, regret, spearman, spread
 
 TRUSTED_TAU = 0.6  # lower 95% bound of tau against the largest budget for a proxy to be recommended
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 
-from .. import interrupts
-from ..search.workers import threads_per_worker
-from .runs import run_jobs
+from layernas.trainer.audit.runs import run_jobs
+from layernas.trainer.search.workers import supervise, threads_per_worker
 
 
 def _command_line() -> list[str]:
@@ -20,28 +20,20 @@ def _command_line() -> list[str]:
             *[o for o in overrides if not o.startswith(("audit.n_workers=", "audit.threads="))]]
 
 
-def run_workers(study, jobs, cfg: dict, folder) -> None:
-    n = int(cfg["audit"].get("n_workers") or 1)
-    if n < 1:
-        raise ValueError(f"audit.n_workers={n} is not allowed; allowed: 1 or more")
-    threads = cfg["audit"].get("threads") or threads_per_worker(n)
-    cfg = {**cfg, "audit": {**cfg["audit"], "threads": threads}}
+def run_workers(plan) -> None:
+    """This process's share of the audit's runs, and ``audit.n_workers - 1`` more processes for the rest."""
+    n = plan.settings.n_workers
+    threads = plan.settings.threads or threads_per_worker(n)
+    plan = replace(plan, settings=replace(plan.settings, threads=threads))
     if n == 1:
-        run_jobs(study, jobs, cfg, folder)
+        run_jobs(plan)
         return
     extra = [subprocess.Popen([*_command_line(), "audit.n_workers=1", f"audit.threads={threads}", "audit.report=false"])
              for _ in range(n - 1)]
-    try:
-        run_jobs(study, jobs, cfg, folder)
-        with interrupts.interruptible():
-            for p in extra:
-                p.wait()
-    except interrupts.Interrupted as stop:
-        interrupts.pass_on(stop, [p.pid for p in extra])
-        for p in extra:
-            p.wait()
-        raise
-    failed = [p.returncode for p in extra if p.returncode not in interrupts.CLEAN_EXITS]
-    if failed:
-        print(f"warning: {len(failed)} audit worker(s) stopped with an error (see above); finished runs are kept",
-              file=sys.stderr, flush=True)
+    supervise(extra, _wait, lambda p: p.returncode, lambda p: f"audit worker {p.pid}", "runs",
+              work=lambda: run_jobs(plan))
+
+
+def _wait(processes: list) -> None:
+    for p in processes:
+        p.wait()

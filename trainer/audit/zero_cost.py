@@ -6,32 +6,32 @@ from __future__ import annotations
 import statistics
 import sys
 
+from layernas.trainer.plan.run import RunPlan
 
-def _batch(study_cfg: dict, seed: int):
-    from ..config import TaskConfig
-    from ..data import DataConfig, MLMDataModule
 
-    task = TaskConfig.from_dict(study_cfg["task"])
-    dm = MLMDataModule(DataConfig.from_dict(study_cfg["data"]), seed, mask_prob=task.mask_prob)
+def _batch(run: RunPlan, seed: int):
+    from layernas.trainer.data import MLMDataModule
+
+    dm = MLMDataModule(run.data, seed, mask_prob=run.task.mask_prob)
     dm.setup("fit")
     return dm, next(iter(dm.val_dataloader()))
 
 
-def zero_cost_scores(study_cfg: dict, trials, seeds: list[int]) -> dict[int, dict[str, float]]:
+def zero_cost_scores(run: RunPlan, trials, seeds: list[int]) -> dict[int, dict[str, float]]:
     """``{trial number: {proxy: mean score over seeds}}``; empty (with a warning) when the study's data has
     no masked-LM form (a labelled set with no text column the tokenizer reads)."""
     import torch
 
-    from layernas.search_space import MaskedLM, ModelConfig, build_encoder
+    from layernas.search_space import MaskedLM, build_encoder
     from layernas.search_space.zero_cost import score_all
 
     try:
-        dm, batch = _batch(study_cfg, seeds[0])
+        dm, batch = _batch(run, seeds[0])
     except Exception as e:  # noqa: BLE001  (any data error: the audit goes on without zero-cost proxies)
         print(f"warning: no zero-cost proxies: the study's data gave no masked-LM batch ({type(e).__name__}: {e})",
               file=sys.stderr)
         return {}
-    config = ModelConfig.from_dict(study_cfg["model"])
+    config = run.model
     out = {}
     for t in trials:
         runs = []

@@ -4,12 +4,12 @@ The DataModules are imported on first use: ``lightning`` takes seconds to import
 corpus and cache functions (reports, benchmarks, tests) never train.
 """
 
-from .baselines import context_free_loss, majority_baseline, unigram_loss
-from .cache import COUNTERS, CorruptCacheError, atomic_write, cached, fingerprint
-from .config import DataConfig, TokenizerConfig
-from .corpus import Corpus, load_split
-from .masking import IGNORE_INDEX, mask_tokens
-from .tokenizer import (
+from layernas.trainer.data.baselines import context_free_loss, majority_baseline, unigram_loss
+from layernas.trainer.data.cache import COUNTERS, CorruptCacheError, atomic_write, cached, fingerprint
+from layernas.trainer.data.config import DataConfig, TokenizerConfig
+from layernas.trainer.data.corpus import Corpus, load_split
+from layernas.trainer.data.masking import IGNORE_INDEX, mask_tokens
+from layernas.trainer.data.tokenizer import (
     CLS_ID,
     MASK_ID,
     PAD_ID,
@@ -20,7 +20,7 @@ from .tokenizer import (
     check_special_ids,
     get_tokenizer,
 )
-from .tokens import Examples, classification_examples, mlm_sequences
+from layernas.trainer.data.tokens import Examples, classification_examples, mlm_sequences
 
 _LAZY = {"MLMDataModule", "ClassificationDataModule"}
 
@@ -58,7 +58,7 @@ __all__ = [
 
 def __getattr__(name: str):
     if name in _LAZY:
-        from . import datamodule
+        from layernas.trainer.data import datamodule
 
         return getattr(datamodule, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import torch
 
-from .masking import IGNORE_INDEX
-from .tokenizer import MASK_ID, SPECIAL_IDS
+from layernas.trainer.data.masking import IGNORE_INDEX
+from layernas.trainer.data.tokenizer import MASK_ID, SPECIAL_IDS
 
 
 def unigram_log_probs(train_ids: torch.Tensor, vocab_size: int) -> torch.Tensor:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from torch.utils.data import Dataset
 
-from .masking import mask_tokens
-from .tokenizer import PAD_ID
-from .tokens import Examples
+from layernas.trainer.data.masking import mask_tokens
+from layernas.trainer.data.tokenizer import PAD_ID
+from layernas.trainer.data.tokens import Examples
 
 
 class RowBatches(Dataset):

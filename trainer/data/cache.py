@@ -21,7 +21,7 @@ from typing import TypeVar
 
 from filelock import FileLock
 
-from ..files import atomic_write
+from layernas.trainer.plumbing.files import atomic_write
 
 T = TypeVar("T")
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from ..paths import REPO_ROOT, shipped_data_dir
+from layernas.trainer.plumbing.paths import REPO_ROOT, default_cache_dir, shipped_data_dir
 
 SOURCES = ("local", "hf")
 FORMATS = ("auto", "text", "csv", "tsv", "jsonl")
@@ -197,16 +197,6 @@ class DataConfig:
 
     def _split_of(self, path: str) -> str:
         return next((split for split in SPLITS if getattr(self, split) == path), "train")
-
-
-def default_cache_dir() -> Path:
-    """Where tokenizers and token caches live unless ``data.cache_dir`` says otherwise: ``$LAYERNAS_CACHE``,
-    else ``$XDG_CACHE_HOME/layernas``, else ``~/.cache/layernas``: one cache per user, whatever folder a
-    command runs in, so a corpus is tokenized once."""
-    if os.environ.get("LAYERNAS_CACHE"):
-        return Path(os.path.expanduser(os.environ["LAYERNAS_CACHE"]))
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "layernas"
 
 
 def _known_keys(cls, data: Mapping, label: str) -> dict:

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .cache import fingerprint
-from .config import SPLITS, DataConfig
-from .hf import hf_identity, read_hf
-from .readers import read_records
+from layernas.trainer.data.cache import fingerprint
+from layernas.trainer.data.config import SPLITS, DataConfig
+from layernas.trainer.data.hf import hf_identity, read_hf
+from layernas.trainer.data.readers import read_records
 
 READ_VERSION = 1  # bump when the reading rules change, so every cache built from the old rules is left unused
 

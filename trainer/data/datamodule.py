@@ -11,12 +11,12 @@ from lightning.pytorch import LightningDataModule
 from tokenizers import Tokenizer
 from torch.utils.data import DataLoader
 
-from .baselines import context_free_loss, majority_baseline, unigram_loss
-from .batches import MaskingCollate, PaddedBatches, RowBatches, as_batch
-from .config import DataConfig
-from .masking import mask_tokens
-from .tokenizer import check_special_ids, get_tokenizer
-from .tokens import Examples, classification_examples, mlm_sequences
+from layernas.trainer.data.baselines import context_free_loss, majority_baseline, unigram_loss
+from layernas.trainer.data.batches import MaskingCollate, PaddedBatches, RowBatches, as_batch
+from layernas.trainer.data.config import DataConfig
+from layernas.trainer.data.masking import mask_tokens
+from layernas.trainer.data.tokenizer import check_special_ids, get_tokenizer
+from layernas.trainer.data.tokens import Examples, classification_examples, mlm_sequences
 
 EVAL_MASK_SEED = 1234  # validation/test masks: the same for every run seed and every architecture
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from .cache import fingerprint
-from .config import DataConfig
-from .readers import parse_label
+from layernas.trainer.data.cache import fingerprint
+from layernas.trainer.data.config import DataConfig
+from layernas.trainer.data.readers import parse_label
 
 
 def resolved_data_files(cfg: DataConfig):

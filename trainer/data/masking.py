@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .tokenizer import MASK_ID, SPECIAL_IDS
+from layernas.trainer.data.tokenizer import MASK_ID, SPECIAL_IDS
 
 IGNORE_INDEX = -100  # label of positions that are not predicted (torch's cross_entropy default)
 

@@ -16,9 +16,8 @@ import re
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TextIO
 
-from .config import DataConfig
+from layernas.trainer.data.config import DataConfig
 
 COMPRESSED = {".gz": gzip.open, ".xz": lzma.open, ".bz2": bz2.open}
 EXTENSIONS = {".txt": "text", ".text": "text", ".tokens": "text", ".raw": "text", ".csv": "csv",
@@ -40,12 +39,6 @@ def infer_format(path: Path, fmt: str) -> str:
         raise ValueError(f"cannot tell the format of '{path.name}' from its extension; set format to one of "
                          f"text, csv, tsv, jsonl (known extensions: {', '.join(EXTENSIONS)})")
     return found
-
-
-def open_text(path: Path, newline: str | None = None) -> TextIO:
-    """Open a UTF-8 text file for reading, decompressing by suffix (.gz, .xz, .bz2)."""
-    opener = COMPRESSED.get(path.suffix.lower(), open)
-    return opener(path, "rt", encoding="utf-8", newline=newline)
 
 
 def parse_label(value, path: Path | str, line: int, unit: str = "line") -> int:

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
-from .cache import COUNTERS, CorruptCacheError, cached, digest
-from .config import DataConfig, TokenizerConfig
-from .corpus import load_split, split_identity
+from layernas.trainer.data.cache import COUNTERS, CorruptCacheError, cached, digest
+from layernas.trainer.data.config import DataConfig, TokenizerConfig
+from layernas.trainer.data.corpus import load_split, split_identity
 
 log = logging.getLogger(__name__)
 

@@ -18,10 +18,10 @@ import numpy as np
 import torch
 from tokenizers import Tokenizer
 
-from .cache import COUNTERS, CorruptCacheError, cached, digest
-from .config import DataConfig
-from .corpus import load_split, split_identity
-from .tokenizer import CLS_ID, SEP_ID, allow_parallelism, tokenizer_hash
+from layernas.trainer.data.cache import COUNTERS, CorruptCacheError, cached, digest
+from layernas.trainer.data.config import DataConfig
+from layernas.trainer.data.corpus import load_split, split_identity
+from layernas.trainer.data.tokenizer import CLS_ID, SEP_ID, allow_parallelism, tokenizer_hash
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""A whole search: an Optuna study over a search space, each candidate scored by a proxy run.
+"""A whole search: an Optuna study over a search space, each candidate measured by the chosen strategy.
 
     layernas search space=lvbert sampler=nsga2 objectives=[val_loss,params] study.n_trials=40
 
@@ -8,85 +8,57 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Sequence
 
 import optuna
 
-from .. import interrupts
-from ..report import clear_results, log_summary_run
-from ..secrets import redact
-from .format import fmt
-from .noise_runs import run_noise_runs
-from .plan import SearchPlan, plan_search
-from .runner import run_trials
-from .slots import counted
-from .storage import check_storage, storage_url
-from .study import enqueue_baselines, open_study
-from .trial import TrialRunner
+from layernas.trainer.plan.search import SearchPlan
+from layernas.trainer.plumbing import interrupts
+from layernas.trainer.results.format import fmt
+from layernas.trainer.results.ranking import best_trials
+from layernas.trainer.results.summary_run import log_summary_run
+from layernas.trainer.search.runner import run_trials
+from layernas.trainer.search.slots import counted
+from layernas.trainer.search.startup import start
+from layernas.trainer.search.strategy import Strategy
+
+Phase = Callable[[SearchPlan, optuna.Study], None]  # work after a full study (a race of the tied best)
 
 
-def run_search(plan: SearchPlan) -> optuna.Study:
+def run_search(plan: SearchPlan, strategy: Strategy | None = None, phases: Sequence[Phase] = ()) -> optuna.Study:
     """Open (or resume) the study, queue the baselines and run trials until ``study.n_trials``, in this
-    process or in ``study.n_workers`` worker processes; then the final results and the summary run.
-    A signal stops it between two storage writes, with the results files up to date. With
-    ``strategy=supernet`` the candidates are scored by one weight-sharing supernet instead
-    (:mod:`layernas.trainer.supernet.loop`)."""
-    if plan.supernet is not None:
-        from ..supernet.loop import run_supernet_search
-
-        return run_supernet_search(plan)
-    check_storage(plan.cfg["storage"], plan.study_dir)
-    interrupts.check()  # before the seconds of importing torch and Lightning, which a signal waits for
-    if plan.n_workers > 1:
-        from .workers import start_importing
-
-        start_importing()  # before the imports below, so that the workers' imports overlap them
-    from ..logs import quiet_lightning
-    from ..proxy import prepare_data
-
-    quiet_lightning()
-    with interrupts.interruptible():  # an interrupted cache write leaves no file behind
-        plan = plan.with_data(prepare_data(plan.cfg))  # tokenize once, before any trial or worker
-    print(plan.budget, flush=True)
-    optuna.logging.set_verbosity(optuna.logging.ERROR)  # each trial gets our own one-line report instead
-    study = open_study(plan)
-    if not study.trials:
-        clear_results(plan.study_dir)  # left by an earlier study of this name whose storage is gone
-    baselines = enqueue_baselines(study, plan.space)
-    print(f"study {plan.name}: {counted(study)}/{plan.n_trials} trials done; "
-          f"storage {redact(storage_url(plan.cfg['storage'], plan.study_dir))}; "
-          f"baselines {', '.join(baselines) or 'none'}"
-          + (f"; {plan.n_workers} workers" if plan.n_workers > 1 else ""), flush=True)
-    runner = TrialRunner(plan, study)
+    process or in ``study.n_workers`` worker processes; then the strategy's last work, the phases, the
+    final results and the summary run. A signal stops it between two storage writes, with the results
+    files up to date."""
+    strategy = strategy or Strategy()
+    plan, study = start(plan, strategy)
+    runner = strategy.runner_class(plan, study)
     try:
+        strategy.before_trials(plan, study)
         if plan.n_workers > 1:
-            from .workers import run_workers
+            from layernas.trainer.search.workers import run_workers
 
-            run_workers(plan)
+            run_workers(plan, runner_class=strategy.runner_class)
         # Alone, or after the workers: a worker that died after its siblings stopped leaves its trial
         # running; failing it here queues it again, and this process runs what is left.
-        run_trials(plan, study, runner)
-        if counted(study) >= plan.n_trials:  # not after a timeout: the resumed search measures it
-            run_noise_runs(plan, study)
+        over = run_trials(plan, study, runner)
+        runner.done()
+        strategy.after_trials(plan, study, runner, over)
+        if over:
+            for phase in phases:
+                phase(plan, study)
     except interrupts.Interrupted:
         runner.write_results(plots=False)  # at once: the plots of the last finished trial are there
-        print(f"\ninterrupted: the running trial is recorded as interrupted; run the same command to resume "
-              f"({counted(study)}/{plan.n_trials} trials done)", file=sys.stderr, flush=True)
+        print(f"\ninterrupted: {strategy.interrupted(plan, study)}", file=sys.stderr, flush=True)
         raise
-    finish(study, plan, runner)
-    return study
-
-
-def finish(study: optuna.Study, plan: SearchPlan, runner: TrialRunner) -> None:
-    """Final results with plots, the study's summary run in W&B, and the line that says where they are."""
     runner.write_results(plots=True)
-    log_summary_run(study, plan)
+    log_summary_run(study, plan.study_dir, plan.run.logger)
     print(final_line(study, plan), flush=True)
+    return study
 
 
 def final_line(study: optuna.Study, plan: SearchPlan) -> str:
     """``study X: 10/10 trials; best val_loss 5.1737 (#17); report: results/X/report.md``."""
-    from ..report import best_trials
-
     best = best_trials(study)
     name = plan.objectives[0].name
     if len(plan.objectives) > 1:
@@ -97,8 +69,3 @@ def final_line(study: optuna.Study, plan: SearchPlan) -> str:
     else:
         what = "no complete trial"
     return f"study {plan.name}: {counted(study)}/{plan.n_trials} trials; {what}; report: {plan.study_dir / 'report.md'}"
-
-
-def search(cfg: dict) -> optuna.Study:
-    """:func:`run_search` of a plain config (``layernas search``'s composed config as a dict)."""
-    return run_search(plan_search(cfg))

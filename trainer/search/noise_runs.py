@@ -12,13 +12,13 @@ import math
 
 import optuna
 
-from .. import interrupts
-from ..metrics import flags
-from ..proxy import run_proxy
-from ..seed_noise import noise_key
-from ..tracking import RunInfo, new_run_id
-from .format import fmt
-from .plan import SearchPlan
+from layernas.trainer.core.proxy import RunSpec, run_proxy
+from layernas.trainer.core.tracking import RunInfo, new_run_id
+from layernas.trainer.plan.metrics import flags
+from layernas.trainer.plan.search import SearchPlan
+from layernas.trainer.plumbing import interrupts
+from layernas.trainer.results.format import fmt
+from layernas.trainer.results.noise import noise_key
 
 
 def pending_noise_runs(plan: SearchPlan, study: optuna.Study) -> list[tuple[str, str, int]]:
@@ -28,7 +28,7 @@ def pending_noise_runs(plan: SearchPlan, study: optuna.Study) -> list[tuple[str,
         return []
     archs = plan.space.baseline_archs()
     return [(name, str(arch), seed) for name, arch in archs.items() for seed in plan.study.noise_seeds
-            if seed != plan.cfg["seed"] and noise_key(name, seed) not in study.user_attrs]
+            if seed != plan.run.seed and noise_key(name, seed) not in study.user_attrs]
 
 
 def run_noise_runs(plan: SearchPlan, study: optuna.Study) -> None:
@@ -40,7 +40,7 @@ def run_noise_runs(plan: SearchPlan, study: optuna.Study) -> None:
         run = RunInfo(name=f"noise {name} seed {seed}", group=plan.name, job_type="noise",
                       save_dir=plan.study_dir, config={"noise/baseline": name, "noise/seed": seed},
                       run_id=new_run_id(), tags=(f"baseline:{name}",))
-        result = run_proxy(arch, {**plan.cfg, "seed": seed}, run=run)
+        result = run_proxy(RunSpec(plan.space.baseline_archs()[name], plan.run.with_seed(seed), run=run))
         value = result.metrics.get(key)
         finished = result.state == "complete" and value is not None and math.isfinite(value)
         record = {"baseline": name, "arch": arch, "seed": seed, "state": "complete" if finished else result.state,

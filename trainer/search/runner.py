@@ -11,11 +11,11 @@ import warnings
 import optuna
 from optuna.trial import TrialState
 
-from .. import interrupts, optuna_private
-from .plan import SearchPlan
-from .slots import TrialSlots, counted, pid_alive
-from .storage import StaleTrialHandler, storage_url
-from .trial import TrialRunner
+from layernas.trainer.plan.search import SearchPlan
+from layernas.trainer.plumbing import interrupts, optuna_private
+from layernas.trainer.search.slots import counted, pid_alive, study_lock
+from layernas.trainer.search.storage import StaleTrialHandler
+from layernas.trainer.search.trial import TrialRunner
 
 MAX_REJECTED_IN_A_ROW = 100  # candidates a constraint may reject one after another before the search gives up
 MAX_REPEATS_IN_A_ROW = 200  # supernet trials re-proposing scored networks before the sampler counts as spent
@@ -27,10 +27,10 @@ class TooManyRejections(ValueError):
 
 def run_trials(plan: SearchPlan, study: optuna.Study, runner: TrialRunner) -> bool:
     """Run trials until the study is full, ``study.timeout`` has passed or a signal stops it. True when the
-    search is over: full, or (supernet scoring, where a repeat does not count) the sampler proposes only
-    networks it has scored already."""
+    search is over: full, or (scoring without training, where a repeat does not count) the sampler
+    proposes only networks it has scored already."""
     start = time.time()
-    slots = TrialSlots(study, plan.study_dir / ".trials.lock", storage_url(plan.cfg["storage"], plan.study_dir))
+    slots = study_lock(study, plan.study_dir, plan.storage)
     rejected_in_a_row = repeats_in_a_row = 0
     while True:
         interrupts.check()
@@ -46,7 +46,7 @@ def run_trials(plan: SearchPlan, study: optuna.Study, runner: TrialRunner) -> bo
             candidate = runner.register(trial)
         runner.run(trial, candidate)
         rejected_in_a_row = rejected_in_a_row + 1 if candidate.rejected else 0
-        repeats_in_a_row = repeats_in_a_row + 1 if plan.supernet is not None and candidate.twin is not None else 0
+        repeats_in_a_row = repeats_in_a_row + 1 if runner.scores_without_training and candidate.twin else 0
         if repeats_in_a_row >= MAX_REPEATS_IN_A_ROW:
             print(f"note: the last {repeats_in_a_row} candidates the sampler proposed were all scored before; "
                   f"{counted(study)} distinct networks scored (study.n_trials={plan.n_trials}): the sampler has "

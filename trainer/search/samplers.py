@@ -9,17 +9,17 @@ import warnings
 import optuna
 from hydra.utils import instantiate
 
+from layernas.trainer.plan.search import ComponentConfig
 
-def make_sampler(sampler: dict, n_objectives: int):
+
+def make_sampler(sampler: ComponentConfig, n_objectives: int):
     """Instantiate ``conf/sampler/<name>.yaml``; refuse combinations Optuna cannot do."""
-    name = sampler.get("name", "?")
-    if n_objectives > 1 and not sampler.get("multi_objective", False):
-        raise ValueError(f"sampler={name} cannot optimise {n_objectives} objectives; allowed for several: "
+    if n_objectives > 1 and not sampler.multi_objective:
+        raise ValueError(f"sampler={sampler.name} cannot optimise {n_objectives} objectives; allowed for several: "
                          "nsga2, tpe, random, gp")
-    spec = {k: v for k, v in sampler.items() if k not in ("name", "multi_objective", "fixed_length")}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # e.g. TPE's group=True
-        return instantiate(accepted(spec, f"sampler={name}"))
+        return instantiate(accepted(sampler.spec, f"sampler={sampler.name}"))
 
 
 def accepted(spec: dict, label: str) -> dict:
@@ -45,10 +45,9 @@ def _note(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def make_pruner(pruner: dict, n_objectives: int):
+def make_pruner(pruner: ComponentConfig, n_objectives: int):
     """Instantiate ``conf/pruner/<name>.yaml``; several objectives get no pruner (Optuna's pruners compare
     one intermediate value)."""
-    spec = {k: v for k, v in pruner.items() if k != "name"}
     if n_objectives > 1:
         return optuna.pruners.NopPruner()
-    return instantiate(accepted(spec, f"pruner={pruner.get('name', '?')}"))
+    return instantiate(accepted(pruner.spec, f"pruner={pruner.name}"))

@@ -20,10 +20,12 @@ import optuna
 from filelock import FileLock
 from optuna.trial import TrialState
 
-from .. import interrupts, optuna_private
-from ..supernet.settings import STRATEGY
+from layernas.trainer.plan.study import StorageConfig
+from layernas.trainer.plumbing import interrupts, optuna_private
+from layernas.trainer.search.storage import storage_url
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+STANDALONE = "standalone"  # a trial measured by a proxy run of its own
 
 
 def retried_numbers(trials) -> set[int]:
@@ -44,15 +46,20 @@ def counted(study: optuna.Study) -> int:
     return counted_in(study.get_trials(deepcopy=False))
 
 
+def scored(t) -> bool:
+    """Whether a trial was scored without training (its ``strategy`` user attribute names another way to
+    measure than a proxy run of its own, e.g. ``supernet``)."""
+    return t.user_attrs.get("strategy", STANDALONE) != STANDALONE
+
+
 def counted_in(trials: list) -> int:
-    """:func:`counted` over a list of trials (one read of the storage). Supernet-scored trials count once
-    per network: re-scoring one costs nothing, so ``study.n_trials`` of a supernet search is the number of
-    distinct candidates it scores, however often the sampler proposes the same one."""
+    """:func:`counted` over a list of trials (one read of the storage). Trials scored without training
+    count once per network: re-scoring one costs nothing, so ``study.n_trials`` of a supernet search is the
+    number of distinct candidates it scores, however often the sampler proposes the same one."""
     again = retried_numbers(trials)
     kept = [t for t in trials if t.state in FINISHED and not t.user_attrs.get("interrupted")
             and not t.user_attrs.get("rejected") and t.number not in again]
-    scored = {t.user_attrs.get("key") for t in kept if t.user_attrs.get("strategy") == STRATEGY}
-    return len(scored) + sum(1 for t in kept if t.user_attrs.get("strategy") != STRATEGY)
+    return len({t.user_attrs.get("key") for t in kept if scored(t)}) + sum(1 for t in kept if not scored(t))
 
 
 def taken(study: optuna.Study) -> int:
@@ -117,6 +124,11 @@ class TrialSlots:
                 conn.close()  # closing the session frees the advisory lock even if the unlock failed
 
         return release
+
+
+def study_lock(study: optuna.Study, study_dir: Path, storage: StorageConfig) -> TrialSlots:
+    """The lock of a study's slots and claims, shared by every process working on it."""
+    return TrialSlots(study, Path(study_dir) / ".trials.lock", storage_url(storage, study_dir))
 
 
 def worker_identity() -> dict:

@@ -10,16 +10,15 @@ from pathlib import Path
 
 import optuna
 
-from ..secrets import redact, storage_url_from_env
-from .settings import STORAGES
+from layernas.trainer.plan.recorded import Recorded
+from layernas.trainer.plan.study import StorageConfig
+from layernas.trainer.plumbing.secrets import redact, storage_url_from_env
 
 
-def storage_url(storage: dict, study_dir: Path) -> str:
+def storage_url(storage: StorageConfig, study_dir: Path) -> str:
     """The storage URL: given, or the default file in the study's results folder."""
-    kind = storage.get("kind", "sqlite")
-    if kind not in STORAGES:
-        raise ValueError(f"storage.kind={kind!r} is not allowed; allowed: {', '.join(STORAGES)}")
-    url = storage_url_from_env(storage)
+    kind = storage.kind
+    url = storage_url_from_env(kind, storage.url)
     if url:
         return url
     if kind == "postgres":
@@ -30,11 +29,11 @@ def storage_url(storage: dict, study_dir: Path) -> str:
     return f"sqlite:///{path}" if kind == "sqlite" else str(path)
 
 
-def check_storage(storage: dict, study_dir: Path) -> None:
+def check_storage(storage: StorageConfig, study_dir: Path) -> None:
     """Connect once to a database storage given by URL, so a wrong password or an unreachable host is a
     one-line error (password masked) before anything is tokenized or written."""
     url = storage_url(storage, study_dir)
-    if storage.get("kind", "sqlite") == "journal" or not storage_url_from_env(storage):
+    if storage.kind == "journal" or not storage_url_from_env(storage.kind, storage.url):
         return
     import sqlalchemy
 
@@ -56,19 +55,19 @@ def _engine_kwargs(url: str) -> dict:
     return {}
 
 
-def make_storage(storage: dict, study_dir: Path):
+def make_storage(storage: StorageConfig, study_dir: Path):
     """SQLite (default) or PostgreSQL through RDBStorage with heartbeats, or a journal file."""
     url = storage_url(storage, study_dir)
-    if storage.get("kind", "sqlite") == "journal":
+    if storage.kind == "journal":
         from optuna.storages.journal import JournalFileBackend
 
         Path(url).parent.mkdir(parents=True, exist_ok=True)
         check_journal(url)
         return optuna.storages.JournalStorage(JournalFileBackend(url))
-    heartbeat = storage.get("heartbeat_interval")
+    heartbeat = storage.heartbeat_interval
     kwargs = {"engine_kwargs": _engine_kwargs(url), "heartbeat_interval": heartbeat,
-              "grace_period": storage.get("grace_period"),
-              "heartbeat_stale_trial_callback": StaleTrialHandler(storage.get("max_retry", 3)) if heartbeat else None}
+              "grace_period": storage.grace_period,
+              "heartbeat_stale_trial_callback": StaleTrialHandler(storage.max_retry) if heartbeat else None}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # heartbeats are "experimental"
         return _rdb_storage(url, kwargs)
@@ -108,12 +107,12 @@ class StaleTrialHandler:
             self.retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=max_retry)
 
     def __call__(self, study: optuna.Study, trial) -> None:
-        from ..tracking import close_crashed_run
+        from layernas.trainer.core.tracking import close_crashed_run
 
-        config = study.user_attrs.get("config", {})
+        recorded = Recorded.of(study)
         if trial.user_attrs.get("wandb_id"):
-            folder = Path(config.get("results_dir", "results")) / study.study_name
-            close_crashed_run(config.get("logger"), folder, trial.user_attrs["wandb_id"], study.study_name)
+            close_crashed_run(recorded.logger, recorded.results_dir / study.study_name, trial.user_attrs["wandb_id"],
+                              study.study_name)
         self.retry(study, trial)
 
 

@@ -14,16 +14,17 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from layernas.search_space import Architecture
-
-from .. import interrupts
-from ..callbacks import StepRate
-from ..metrics import flags
-from ..optuna_private import beating, reload
-from ..proxy import ProxyResult, run_proxy
-from ..tracking import RunInfo, new_run_id
-from .format import fmt
-from .plan import SearchPlan, TrialFailed
-from .slots import FINISHED, counted, pid_alive, worker_identity
+from layernas.trainer.core.callbacks import StepRate
+from layernas.trainer.core.latency import measure_latency_ms
+from layernas.trainer.core.proxy import ProxyResult, RunSpec, run_proxy
+from layernas.trainer.core.tracking import RunInfo, new_run_id
+from layernas.trainer.plan.metrics import flags
+from layernas.trainer.plumbing import interrupts
+from layernas.trainer.plumbing.optuna_private import beating, reload
+from layernas.trainer.results.format import fmt
+from layernas.trainer.search.plan import SearchPlan, TrialFailed
+from layernas.trainer.search.slots import FINISHED, counted, pid_alive, worker_identity
+from layernas.trainer.search.timing import duration, estimated_run_s
 
 WAIT_FOR_TWIN_S = 5.0  # poll interval while another worker trains the same architecture
 
@@ -40,6 +41,8 @@ class Candidate:
 
 class TrialRunner:
     """Runs the trials of one process: :meth:`register` under the slot lock, then :meth:`run`."""
+
+    scores_without_training = False  # a strategy that scores without training counts each network once
 
     def __init__(self, plan: SearchPlan, study: optuna.Study, worker: int = 0) -> None:
         self.plan, self.study, self.worker = plan, study, worker
@@ -106,8 +109,9 @@ class TrialRunner:
         """Measure the candidate: a proxy run (a supernet strategy scores it with shared weights instead). The
         first one of the process also measures the training speed, for the search's time estimate."""
         probe = [] if self._step_s is not None else [StepRate(self._measured)]
-        result = run_proxy(arch, self.plan.cfg, trial=trial if self.plan.prunes else None, run=self._run_info(trial),
-                           callbacks=probe)  # training is interruptible, its storage writes are not
+        spec = RunSpec(arch, self.plan.run, trial=trial if self.plan.prunes else None, run=self._run_info(trial),
+                       callbacks=tuple(probe))
+        result = run_proxy(spec)  # training is interruptible, its storage writes are not
         if result.steps:
             self._walls.append(result.wall_s)
         return result
@@ -115,7 +119,7 @@ class TrialRunner:
     def _measured(self, step_s: float, tokens_per_s: float) -> None:
         """The speed line: tokens/s in the first trial's first steps and what it means for the search."""
         self._step_s = step_s
-        trial_s = estimated_run_s(self.plan.cfg, step_s)
+        trial_s = estimated_run_s(self.plan.run, step_s)
         print(f"speed: {tokens_per_s:,.0f} tokens/s ({step_s:.3f} s a step) in this trial's first steps: about "
               f"{duration(trial_s)} a trial, {duration(self.seconds_left(trial_s))} for the "
               f"{self.runs_left()} runs left" + (f" on {self.plan.n_workers} workers" if self.plan.n_workers > 1
@@ -123,7 +127,7 @@ class TrialRunner:
 
     def runs_left(self) -> int:
         """Trials still to count, this one included, and the seed-noise runs that follow them."""
-        from .noise_runs import pending_noise_runs
+        from layernas.trainer.search.noise_runs import pending_noise_runs
 
         return max(0, self.plan.n_trials - counted(self.study)) + len(pending_noise_runs(self.plan, self.study))
 
@@ -148,7 +152,8 @@ class TrialRunner:
             return TrialState.FAIL, None
 
     def _run_info(self, trial: optuna.Trial) -> RunInfo:
-        config = {"trial/number": trial.number, **{f"trial/{k}": v for k, v in trial.params.items()}}
+        config = {**self.plan.config, "trial/number": trial.number,
+                  **{f"trial/{k}": v for k, v in trial.params.items()}}
         baseline = trial.user_attrs.get("baseline")
         run_id = new_run_id()
         trial.set_user_attr("wandb_id", run_id)  # so a crashed worker's run can be closed as failed later
@@ -175,7 +180,7 @@ class TrialRunner:
         values = []
         for objective in self.plan.objectives:
             if objective.key == "latency_ms":
-                value = measure_latency_ms(arch, self.plan.cfg)
+                value = measure_latency_ms(arch, self.plan.run)
                 trial.set_user_attr("latency_ms", value)
             elif objective.key in ("params", "flops"):
                 value = trial.user_attrs[objective.key]  # the encoder's, as the space's constraints count it
@@ -229,7 +234,7 @@ class TrialRunner:
         self.write_results()
 
     def progress_line(self, frozen: FrozenTrial) -> str:
-        from ..report import state_name
+        from layernas.trainer.results.table import state_name
 
         states = [state_name(t) for t in self.study.get_trials(deepcopy=False)]
         value = fmt(frozen.values[0]) if frozen.values else frozen.user_attrs.get("reason", "")
@@ -240,14 +245,14 @@ class TrialRunner:
         elapsed = int(time.time() - self.start)
         counts = ", ".join(f"{states.count(s)} {s}" for s in ("complete", "pruned", "failed", "rejected", "interrupted")
                            if states.count(s) or s in ("complete", "pruned", "failed"))
-        left = self.seconds_left(estimated_run_s(self.plan.cfg, self._step_s) if self._step_s else None)
+        left = self.seconds_left(estimated_run_s(self.plan.run, self._step_s) if self._step_s else None)
         return (f"[{counted(self.study):>3}/{self.plan.n_trials}] #{frozen.number} {state_name(frozen)}"
                 f"{note}: {value} | {frozen.user_attrs.get('arch', '')}\n"
                 f"          {counts} | {self._best_text()} | {elapsed // 60}m{elapsed % 60:02d}s"
                 + (f" | ~{duration(left)} left" if left is not None and self.runs_left() else ""))
 
     def _best_text(self) -> str:
-        from ..report import best_trials
+        from layernas.trainer.results.ranking import best_trials
 
         best = best_trials(self.study)
         if len(self.plan.objectives) > 1:
@@ -259,40 +264,6 @@ class TrialRunner:
 
     def write_results(self, plots: bool = True) -> None:
         """trials.csv, best.yaml, report.md and the plots (a few tenths of a second), rewritten."""
-        from ..report import write_results
+        from layernas.trainer.results.writer import write_results
 
         write_results(self.study, self.plan.study_dir, with_plots=plots)
-
-
-def estimated_run_s(cfg: dict, step_s: float) -> float:
-    """A proxy run's seconds at ``step_s`` a training step: its steps (pre-training's too), its validations
-    (a forward pass over ``limit_val_batches`` batches, about a third of a training step each) and a few
-    seconds of start-up."""
-    trainer = cfg["trainer"]
-    steps = trainer["max_steps"] + (cfg["task"].get("pretrain_steps") or 0 if cfg["task"]["name"] == "pretrain_finetune"
-                                    else 0)
-    validations = -(-trainer["max_steps"] // trainer["val_check_interval"])
-    return step_s * (steps + validations * (trainer.get("limit_val_batches") or 0) / 3) + 2.0
-
-
-def duration(seconds: float) -> str:
-    """``45 s``, ``11 min``, ``2 h 05 min``."""
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"
-
-
-def measure_latency_ms(arch: Architecture, cfg: dict) -> float:
-    """Median forward latency (ms) of the encoder on one batch of the configured size."""
-    import torch
-
-    from layernas.search_space import ModelConfig, build_encoder
-    from layernas.search_space.cost import forward_latency_ms
-
-    mcfg, data = ModelConfig.from_dict(cfg["model"]), cfg["data"]
-    encoder = build_encoder(arch, data["tokenizer"]["vocab_size"], data["seq_len"], mcfg).eval()
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    ids = torch.randint(0, data["tokenizer"]["vocab_size"], (data["batch_size"], data["seq_len"]), device=device)
-    return forward_latency_ms(encoder.to(device), ids, repeats=10, warmup=3)

@@ -21,8 +21,8 @@ import sys
 import threading
 from dataclasses import replace
 
-from .. import interrupts
-from .plan import SearchPlan
+from layernas.trainer.plan.search import SearchPlan
+from layernas.trainer.plumbing import interrupts
 
 # What a worker needs, imported by the fork server before it forks any worker.
 PRELOAD = ["torch", "lightning.pytorch", "wandb", "optuna", "layernas.trainer.search.runner",
@@ -64,28 +64,39 @@ def run_workers(plan: SearchPlan, runner_class: type | None = None) -> None:
                for i in range(plan.n_workers)]
     for w in workers:
         w.start()
+    supervise(workers, _reap, lambda w: w.exitcode, lambda w: w.name, "trials")
+
+
+def supervise(workers: list, wait_all, exit_code, name, what: str, work=None) -> None:
+    """Do this process's ``work`` (if any), then wait for ``workers`` (processes with a ``pid``) with
+    ``wait_all(workers)``; a signal to this process meanwhile is passed on to each of them (then they are
+    waited for and :class:`Interrupted` raised). Warn, in one line, of those whose ``exit_code`` says they
+    failed. Search and audit workers alike."""
     try:
+        if work is not None:
+            work()
         with interrupts.interruptible():
-            _wait(workers)
+            wait_all(workers)
     except interrupts.Interrupted as stop:
         interrupts.pass_on(stop, [w.pid for w in workers])
-        for w in workers:
-            w.join()
+        wait_all(workers)
         raise
-    failed = [w.name for w in workers if w.exitcode not in interrupts.CLEAN_EXITS]
+    failed = [name(w) for w in workers if exit_code(w) not in interrupts.CLEAN_EXITS]
     if failed:
-        print(f"warning: {', '.join(failed)} stopped with an error (see above); finished trials are kept",
+        print(f"warning: {', '.join(failed)} stopped with an error (see above); finished {what} are kept",
               file=sys.stderr, flush=True)
 
 
-def _wait(workers: list) -> None:
+def _reap(workers: list) -> None:
     """Reap each worker as it ends: a killed one must not linger as a zombie."""
-    waiting = list(workers)
+    waiting = [w for w in workers if w.exitcode is None]
     while waiting:
         for sentinel in mp_connection.wait([w.sentinel for w in waiting]):
             done = next(w for w in waiting if w.sentinel == sentinel)
             done.join()
             waiting.remove(done)
+    for w in workers:
+        w.join()
 
 
 def worker_main(plan: SearchPlan, index: int, threads: int, ready=None, runner_class: type | None = None) -> None:
@@ -94,10 +105,10 @@ def worker_main(plan: SearchPlan, index: int, threads: int, ready=None, runner_c
     import optuna
     import torch
 
-    from ..logs import quiet_lightning
-    from .runner import run_trials
-    from .study import open_study
-    from .trial import TrialRunner
+    from layernas.trainer.plumbing.logs import quiet_lightning
+    from layernas.trainer.search.runner import run_trials
+    from layernas.trainer.search.study import open_study
+    from layernas.trainer.search.trial import TrialRunner
 
     interrupts.install()
     os.setpgid(0, 0)  # a Ctrl-C at the terminal reaches the parent only, which passes it on exactly once
@@ -123,8 +134,6 @@ def worker_main(plan: SearchPlan, index: int, threads: int, ready=None, runner_c
 def _worker_plan(plan: SearchPlan, index: int, threads: int) -> SearchPlan:
     """The plan as worker ``index`` runs it: its own sampler seed (workers must not draw the same random
     candidates) and its share of the cores."""
-    cfg = plan.cfg
-    sampler = dict(cfg["sampler"])
-    if sampler.get("seed") is not None:
-        sampler["seed"] += index
-    return replace(plan, cfg={**cfg, "trainer": {**cfg["trainer"], "threads": threads}, "sampler": sampler})
+    seed = plan.sampler.spec.get("seed")
+    sampler = plan.sampler.with_seed(seed + index) if seed is not None else plan.sampler
+    return replace(plan, run=plan.run.with_trainer(threads=threads), sampler=sampler)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import lightning.pytorch as pl
 
-from . import checkpoint
-from .checkpoint import TrainState
+from layernas.trainer.supernet import checkpoint
+from layernas.trainer.supernet.checkpoint import TrainState
 
 
 class Checkpointing(pl.Callback):

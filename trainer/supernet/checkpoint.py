@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from ..files import atomic_write
+from layernas.trainer.plumbing.files import atomic_write
 
 NAME = "supernet.safetensors"
 WEIGHT, ADAM, RNG = "model/", "optimizer/", "rng/torch"

@@ -9,9 +9,8 @@ from torch.utils.data import DataLoader, IterableDataset
 
 from layernas.search_space import Architecture
 from layernas.search_space.supernet import PathSampler, SuperMaskedLM
-
-from ..config import OptimConfig
-from ..module import MaskedLMModule, adamw, lr_lambda, scales_gradients
+from layernas.trainer.core.module import MaskedLMModule, adamw, lr_lambda, scales_gradients
+from layernas.trainer.plan.trainer import OptimConfig
 
 
 class SupernetModule(MaskedLMModule):

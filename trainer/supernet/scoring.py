@@ -16,11 +16,11 @@ from itertools import islice
 import optuna
 
 from layernas.search_space import Architecture
-
-from ..proxy import ProxyResult
-from ..search.trial import TrialRunner
-from . import checkpoint
-from .settings import SCORING_PREFIX, STRATEGY
+from layernas.trainer.core.proxy import ProxyResult
+from layernas.trainer.plan.search import SearchPlan
+from layernas.trainer.search.trial import TrialRunner
+from layernas.trainer.supernet import checkpoint
+from layernas.trainer.supernet.settings import SCORING_PREFIX, STRATEGY
 
 PRINT_EVERY_S, WRITE_EVERY_S = 10.0, 60.0  # thousands of trials: a line and the results files now and then
 
@@ -28,20 +28,17 @@ PRINT_EVERY_S, WRITE_EVERY_S = 10.0, 60.0  # thousands of trials: a line and the
 class Scorer:
     """The study's trained supernet and the proxy's validation batches, loaded once per process."""
 
-    def __init__(self, plan) -> None:
+    def __init__(self, plan: SearchPlan) -> None:
         import torch
 
         from layernas.search_space.supernet import SuperEncoder, SuperMaskedLM
+        from layernas.trainer.data import MLMDataModule
 
-        from ..config import TaskConfig, TrainerConfig
-        from ..data import DataConfig, MLMDataModule
-
-        cfg = plan.cfg
-        tcfg = TrainerConfig.from_dict(cfg["trainer"])
+        run = plan.run
+        tcfg = run.trainer
         if tcfg.threads:
             torch.set_num_threads(tcfg.threads)
-        dm = MLMDataModule(DataConfig.from_dict(cfg["data"]), cfg["seed"],
-                           mask_prob=TaskConfig.from_dict(cfg["task"]).mask_prob)
+        dm = MLMDataModule(run.data, run.seed, mask_prob=run.task.mask_prob)
         dm.setup("fit")
         self.model = SuperMaskedLM(SuperEncoder.from_space(plan.space, dm.vocab_size, dm.data.seq_len))
         checkpoint.load(checkpoint.path_of(plan.study_dir), self.model)
@@ -78,6 +75,8 @@ class SupernetTrialRunner(TrialRunner):
     and the results files work as in a stand-alone search; each trial is marked ``strategy=supernet``.
     Progress lines and results files come every few seconds, not after each of thousands of trials."""
 
+    scores_without_training = True
+
     def __init__(self, plan, study: optuna.Study, worker: int = 0) -> None:
         super().__init__(plan, study, worker)
         self._scorer: Scorer | None = None
@@ -99,20 +98,16 @@ class SupernetTrialRunner(TrialRunner):
     def train(self, trial: optuna.Trial, arch: Architecture) -> ProxyResult:
         from layernas.search_space.cost import encoder_params, flops, mlm_head_params
 
-        from ..config import TaskConfig
-
         start = time.perf_counter()
-        scorer, task, mcfg = self.scorer, TaskConfig.from_dict(self.plan.cfg["task"]), self.plan.space.model
+        scorer, objective, mcfg = self.scorer, self.plan.run.task.objective, self.plan.space.model
         metrics = scorer.score(arch)
-        value = metrics.get(task.objective)
+        value = metrics.get(objective)
         ok = value is not None and math.isfinite(value)
         params = encoder_params(arch, scorer.vocab_size, scorer.seq_len, mcfg)
-        return ProxyResult(str(arch), arch.key(), task.name, "complete" if ok else "failed", task.objective, value,
-                           task.direction, metrics, params=params,
+        return ProxyResult("complete" if ok else "failed", value, metrics, params=params,
                            model_params=params + mlm_head_params(mcfg.d_model, scorer.vocab_size),
-                           flops=flops(arch, scorer.seq_len, mcfg),
-                           wall_s=time.perf_counter() - start,
-                           reason=None if ok else f"supernet score {task.objective} = {value}")
+                           flops=flops(arch, scorer.seq_len, mcfg), wall_s=time.perf_counter() - start,
+                           reason=None if ok else f"supernet score {objective} = {value}")
 
     def after_trial(self, frozen) -> None:
         """A progress line at most every ``PRINT_EVERY_S`` (the first trial's at once), saying how many trials

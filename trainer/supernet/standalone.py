@@ -16,15 +16,15 @@ import time
 from dataclasses import dataclass
 
 import optuna
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import TrialState
 
-from .. import interrupts
-from ..audit.select import candidates
-from ..search.format import fmt
-from ..search.slots import TrialSlots, pid_alive, worker_identity
-from ..search.storage import storage_url
-from ..tracking import RunInfo, new_run_id
-from .settings import SupernetConfig
+from layernas.trainer.core.tracking import RunInfo, new_run_id
+from layernas.trainer.plan.strategy import SupernetConfig
+from layernas.trainer.plumbing import interrupts
+from layernas.trainer.results.format import fmt
+from layernas.trainer.results.ranking import candidates
+from layernas.trainer.search.claims import Claims
+from layernas.trainer.search.slots import pid_alive, study_lock
 
 PREFIX = "supernet/standalone/"
 SETTLE_POLL_S = 2.0
@@ -40,9 +40,6 @@ class Check:
     role: str
     score: float  # the supernet's value of the first objective
 
-    @property
-    def attr(self) -> str:
-        return f"{PREFIX}{self.trial}"
 
 
 def records(study: optuna.Study) -> dict[int, dict]:
@@ -74,37 +71,19 @@ def settled(study: optuna.Study) -> None:
             time.sleep(SETTLE_POLL_S)
 
 
-def _claimable(record: dict | None) -> bool:
-    if record is None or record.get("state") == "interrupted":
-        return True
-    return (record.get("state") == "running" and record.get("host") == socket.gethostname()
-            and not pid_alive(record.get("pid")))
-
-
-def claim(study: optuna.Study, checks: list[Check], lock: TrialSlots) -> Check | None:
-    """The next check nobody has done or is doing, marked as this process's."""
-    with lock.held():
-        done = records(study)
-        for check in checks:
-            if _claimable(done.get(check.trial)):
-                study.set_user_attr(check.attr, {"state": "running", **worker_identity(), "since": time.time()})
-                return check
-    return None
-
-
-def run_check(plan, study: optuna.Study, check: Check) -> dict:
+def run_check(plan, check: Check, runs: Claims) -> dict:
     """Train one check stand-alone and record it (an interruption leaves it to be claimed again)."""
-    from ..proxy import run_proxy
+    from layernas.search_space import Architecture
+    from layernas.trainer.core.proxy import RunSpec, run_proxy
 
     metric = plan.objectives[0].key
     info = RunInfo(name=f"standalone #{check.trial} {check.arch}", group=plan.name, job_type="standalone",
                    save_dir=plan.study_dir, run_id=new_run_id(),
                    config={"standalone/trial": check.trial, "standalone/role": check.role})
     try:
-        result = run_proxy(check.arch, plan.cfg, run=info)
+        result = run_proxy(RunSpec(Architecture.parse(check.arch, plan.run.model.d_model), plan.run, run=info))
     except BaseException:
-        with interrupts.held():
-            study.set_user_attr(check.attr, {"state": "interrupted"})
+        runs.release(str(check.trial))
         raise
     value = result.metrics.get(metric)
     ok = result.state == "complete" and value is not None and math.isfinite(value)
@@ -113,8 +92,7 @@ def run_check(plan, study: optuna.Study, check: Check) -> dict:
               "steps": result.steps, "wall_s": round(result.wall_s, 2),
               "metrics": {k: v for k, v in result.metrics.items() if math.isfinite(v)},
               "reason": "" if ok else (result.reason or result.state)}
-    with interrupts.held():
-        study.set_user_attr(check.attr, record)
+    runs.record(str(check.trial), record)
     return record
 
 
@@ -123,21 +101,17 @@ def run_checks(plan, study: optuna.Study, settings: SupernetConfig) -> int:
     if settings.top_k + settings.random_k == 0:
         return 0
     settled(study)
-    checks = pick(study, settings, plan.cfg["seed"])
-    lock = TrialSlots(study, plan.study_dir / ".trials.lock", storage_url(plan.cfg["storage"], plan.study_dir))
+    checks = pick(study, settings, plan.run.seed)
+    runs = Claims(study, PREFIX, study_lock(study, plan.study_dir, plan.storage))
+    by_name = {str(c.trial): c for c in checks}
     ran = 0
-    while (check := claim(study, checks, lock)) is not None:
+    while (name := runs.claim(list(by_name))) is not None:
         interrupts.check()
-        record = run_check(plan, study, check)
+        check = by_name[name]
+        record = run_check(plan, check, runs)
         ran += 1
         done = sum(1 for c in checks if records(study).get(c.trial, {}).get("state") in ("complete", "failed"))
         value = fmt(record["value"]) if record["state"] == "complete" else f"failed: {record['reason']}"
         print(f"[stand-alone {done}/{len(checks)}] #{check.trial} ({check.role}) supernet {fmt(check.score)} -> "
               f"{value} ({record['steps']} steps, {record['wall_s']:.0f} s) | {check.arch}", flush=True)
     return ran
-
-
-def checked_trials(study: optuna.Study) -> list[tuple[FrozenTrial, dict]]:
-    """The trials with a complete stand-alone run, with it."""
-    done = {n: r for n, r in records(study).items() if r.get("state") == "complete"}
-    return [(t, done[t.number]) for t in study.get_trials(deepcopy=False) if t.number in done]

@@ -11,15 +11,16 @@ import statistics
 
 import optuna
 
-from ..audit.stats import bootstrap, kendall, spearman
-from .settings import SCORING_PREFIX, STRATEGY
-from .standalone import records
+from layernas.trainer.plan.recorded import Recorded
+from layernas.trainer.stats.rank import bootstrap, kendall, spearman
+from layernas.trainer.supernet.settings import SCORING_PREFIX, STRATEGY
+from layernas.trainer.supernet.standalone import records
 
 N_BOOT = 1000
 
 
 def is_supernet(study: optuna.Study) -> bool:
-    return (study.user_attrs.get("config", {}).get("strategy") or {}).get("name") == STRATEGY
+    return Recorded.of(study).strategy.name == STRATEGY
 
 
 def _agreement(pairs: list[tuple[float, float]], sign: float) -> dict:

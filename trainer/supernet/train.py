@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import json
 import socket
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
-from .. import busy, interrupts
-from ..files import atomic_write_text
-from ..search.slots import TrialSlots
-from ..search.storage import storage_url
-from . import checkpoint
-from .checkpoint import TrainState
-from .settings import SupernetConfig
+from layernas.trainer.plan.search import SearchPlan
+from layernas.trainer.plan.strategy import SupernetConfig
+from layernas.trainer.plumbing import busy, interrupts
+from layernas.trainer.plumbing.files import atomic_write_text
+from layernas.trainer.search.slots import study_lock
+from layernas.trainer.supernet import checkpoint
+from layernas.trainer.supernet.checkpoint import TrainState
 
 ATTR = "supernet"  # study user attribute: the finished supernet (steps, wall time, where it was trained)
 UNTRAINED_KEYS = ("top_k", "random_k", "checkpoint_every", "val_paths")  # settings that do not change the weights
@@ -24,13 +24,22 @@ class SupernetFailed(ValueError):
     """The supernet's training failed (a non-finite loss); one line, like a bad setting."""
 
 
-def fingerprint(cfg: dict, settings: SupernetConfig) -> dict:
+def fingerprint(plan: SearchPlan, settings: SupernetConfig) -> dict:
     """The settings that decide the supernet's weights: a checkpoint made with others is not resumed."""
-    data = {k: v for k, v in cfg["data"].items() if k not in ("cache_dir", "data_dir")}
-    trainer = {k: cfg["trainer"].get(k) for k in ("optim", "gradient_clip_val", "precision")}
-    strategy = {k: v for k, v in settings.__dict__.items() if k not in UNTRAINED_KEYS}
-    return json.loads(json.dumps({"space": cfg["space"], "model": cfg["model"], "data": data, "trainer": trainer,
-                                  "task": cfg["task"], "seed": cfg["seed"], "supernet": strategy}))
+    space = {k: v for k, v in asdict(plan.space).items() if k not in ("model", "vocab_size", "seq_len",
+                                                                      "fixed_length")}
+    data = {k: v for k, v in plan.run.data.to_dict().items() if k not in ("cache_dir", "data_dir")}
+    trainer = {"optim": plan.run.trainer.optim, "gradient_clip_val": plan.run.trainer.gradient_clip_val,
+               "precision": plan.run.trainer.precision}
+    strategy = {k: v for k, v in asdict(settings).items() if k not in UNTRAINED_KEYS}
+    return json.loads(json.dumps({"space": space, "model": plan.run.model.to_dict(), "data": data,
+                                  "trainer": trainer, "task": plan.run.task.to_dict(), "seed": plan.run.seed,
+                                  "supernet": strategy}, default=_plain))
+
+
+def _plain(value):
+    """JSON for the typed views inside a fingerprint."""
+    return asdict(value)
 
 
 def _difference(old: dict, new: dict, prefix: str = "") -> str:
@@ -49,8 +58,8 @@ def _difference(old: dict, new: dict, prefix: str = "") -> str:
 def train_supernet(plan, study, settings: SupernetConfig) -> TrainState:
     """The study's trained supernet (training or resuming it first if needed), once per study."""
     path = checkpoint.path_of(plan.study_dir)
-    lock = TrialSlots(study, plan.study_dir / ".trials.lock", storage_url(plan.cfg["storage"], plan.study_dir))
-    wanted = fingerprint(plan.cfg, settings)
+    lock = study_lock(study, plan.study_dir, plan.storage)
+    wanted = fingerprint(plan, settings)
     with lock.held():
         state = checkpoint.read_state(path)
         recorded = study.user_attrs.get(ATTR)
@@ -78,26 +87,23 @@ def _fit(plan, settings: SupernetConfig, path: Path, state: TrainState) -> Train
     import torch
 
     from layernas.search_space.supernet import PathSampler, SuperEncoder, SuperMaskedLM, panel
+    from layernas.trainer.core.callbacks import NonFiniteGuard
+    from layernas.trainer.core.fit import build_trainer
+    from layernas.trainer.core.tracking import RunInfo, finish, make_logger
+    from layernas.trainer.data import MLMDataModule
+    from layernas.trainer.supernet.callbacks import Checkpointing
+    from layernas.trainer.supernet.module import SupernetModule, stream_loader
 
-    from ..callbacks import NonFiniteGuard
-    from ..config import TaskConfig, TrainerConfig
-    from ..data import DataConfig, MLMDataModule
-    from ..proxy import _trainer
-    from ..tracking import RunInfo, finish, make_logger
-    from .callbacks import Checkpointing
-    from .module import SupernetModule, stream_loader
-
-    cfg, space = plan.cfg, plan.space
-    tcfg = replace(TrainerConfig.from_dict(cfg["trainer"]), max_time=None)  # the proxy's time limit is a proxy's
+    run, space = plan.run, plan.space
+    tcfg = replace(run.trainer, max_time=None)  # the proxy's time limit is a proxy's
     if tcfg.threads:
         torch.set_num_threads(tcfg.threads)
     busy.announce()
-    pl.seed_everything(cfg["seed"], verbose=False)
-    task = TaskConfig.from_dict(cfg["task"])
-    dm = MLMDataModule(DataConfig.from_dict(cfg["data"]), cfg["seed"], mask_prob=task.mask_prob)
+    pl.seed_everything(run.seed, verbose=False)
+    dm = MLMDataModule(run.data, run.seed, mask_prob=run.task.mask_prob)
     dm.setup("fit")
     model = SuperMaskedLM(SuperEncoder.from_space(space, dm.vocab_size, dm.data.seq_len))
-    sampler = PathSampler(space, cfg["seed"], settings.sandwich, settings.fairness)
+    sampler = PathSampler(space, run.seed, settings.sandwich, settings.fairness)
     resume = None
     if state.step:
         state, adam, rng = checkpoint.load(path, model)
@@ -108,14 +114,14 @@ def _fit(plan, settings: SupernetConfig, path: Path, state: TrainState) -> Train
         print(f"supernet: {sum(p.numel() for p in model.parameters()):,} parameters, "
               f"{sum(len(c) for c in model.encoder.slots)} shared modules over {len(model.encoder.slots)} positions; "
               f"training {settings.steps} steps", flush=True)
-    module = SupernetModule(model, tcfg.optim, settings.steps, sampler, panel(space, settings.val_paths, cfg["seed"]),
+    module = SupernetModule(model, tcfg.optim, settings.steps, sampler, panel(space, settings.val_paths, run.seed),
                             state.step, resume)
     guard = NonFiniteGuard()
     saver = Checkpointing(path, settings.checkpoint_every, settings.steps, state)
-    run = RunInfo(name=f"{plan.name} supernet", group=plan.name, job_type="supernet", save_dir=plan.study_dir,
-                  config={**cfg, "supernet/start_step": state.step})
-    logger = make_logger(cfg.get("logger"), run)
-    trainer = _trainer(tcfg, settings.steps - state.step, [guard, saver], logger, "supernet")
+    info = RunInfo(name=f"{plan.name} supernet", group=plan.name, job_type="supernet", save_dir=plan.study_dir,
+                  config={**plan.config, **run.to_dict(), "supernet/start_step": state.step})
+    logger = make_logger(plan.run.logger, info)
+    trainer = build_trainer(tcfg, settings.steps - state.step, [guard, saver], logger, "supernet")
     val = dm.val_dataloader()
     val.generator = torch.Generator()  # its iterators draw a seed: from the global random state without one
     try:

@@ -1,0 +1,32 @@
+"""A run's data made ready before any training: the tokenizer and token caches built (or loaded) once,
+so data errors are one-line errors of the command, not failed trials."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from layernas.trainer.data import ClassificationDataModule, MLMDataModule
+from layernas.trainer.plan.run import RunPlan
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """What preparing a run's data tells about its model: the tokenizer's vocabulary and, for a labelled
+    task, the number of classes."""
+
+    vocab_size: int
+    n_classes: int | None = None
+
+
+def prepare_data(plan: RunPlan) -> DataInfo:
+    """Build (or load) the tokenizer and every token cache a run of ``plan`` needs."""
+    if plan.task.name == "classify":
+        dm = ClassificationDataModule(plan.data, plan.seed)
+    else:
+        dm = MLMDataModule(plan.data, plan.seed, mask_prob=plan.task.mask_prob)
+    dm.setup("fit")
+    labelled = dm
+    if plan.task.name == "pretrain_finetune":
+        labelled = ClassificationDataModule(plan.task.finetune_data, plan.seed, dm.tokenizer)
+        labelled.setup("fit")
+    return DataInfo(dm.vocab_size, getattr(labelled, "n_classes", None))
