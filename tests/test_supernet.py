@@ -433,7 +433,7 @@ def test_smoke_search_with_a_supernet_end_to_end_with_offline_wandb(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "[ 12/12]" in out.stdout  # the last scored trial's line, whenever the lines before it came
     assert "LeafSpec" not in out.stderr + out.stdout and "Warning" not in out.stderr, out.stderr
-    assert out.stdout.strip().splitlines()[-1].startswith("study smoke: 12/12 trials; best val_loss ")
+    assert out.stdout.strip().splitlines()[-1].startswith("study smoke: 12/12 trials; best objective ")
     folder = tmp_path / "smoke"
     for name in ("study.db", "trials.csv", "best.yaml", "report.md", "supernet/supernet.safetensors",
                  "supernet/supernet.json", "plots/history.png"):

@@ -14,10 +14,9 @@ import optuna
 from .. import interrupts
 from ..report import clear_results, log_summary_run
 from ..secrets import redact
-from .format import fmt
 from .noise_runs import run_noise_runs
 from .plan import SearchPlan, plan_search
-from .runner import run_trials
+from .runner import final_line, run_trials
 from .slots import counted
 from .storage import check_storage, storage_url
 from .study import enqueue_baselines, open_study
@@ -81,22 +80,6 @@ def finish(study: optuna.Study, plan: SearchPlan, runner: TrialRunner) -> None:
     runner.write_results(plots=True)
     log_summary_run(study, plan)
     print(final_line(study, plan), flush=True)
-
-
-def final_line(study: optuna.Study, plan: SearchPlan) -> str:
-    """``study X: 10/10 trials; best val_loss 5.1737 (#17); report: results/X/report.md``."""
-    from ..report import best_trials
-
-    best = best_trials(study)
-    name = plan.objectives[0].name
-    if len(plan.objectives) > 1:
-        what = f"Pareto front of {len(best)} trials"
-    elif best:
-        flags = best[0].user_attrs.get("flags")
-        what = f"best {name} {fmt(best[0].values[0])} (#{best[0].number})" + (f" ({'; '.join(flags)})" if flags else "")
-    else:
-        what = "no complete trial"
-    return f"study {plan.name}: {counted(study)}/{plan.n_trials} trials; {what}; report: {plan.study_dir / 'report.md'}"
 
 
 def search(cfg: dict) -> optuna.Study:

@@ -12,6 +12,7 @@ import optuna
 from optuna.trial import TrialState
 
 from .. import interrupts, optuna_private
+from .format import fmt
 from .plan import SearchPlan
 from .slots import TrialSlots, counted, pid_alive
 from .storage import StaleTrialHandler, storage_url
@@ -84,3 +85,19 @@ def check_one_host(running: list, host: str) -> None:
     if others:
         raise ValueError(f"storage=journal is for workers on one machine, but trials run on {', '.join(others)} "
                          f"too; use storage=postgres storage.url=... for workers on several machines")
+
+
+def final_line(study: optuna.Study, plan: SearchPlan) -> str:
+    """``study X: 10/10 trials; best val_loss 5.1737 (#17); report: results/X/report.md``."""
+    from ..report import best_trials
+
+    best = best_trials(study)
+    name = plan.objectives[0].name
+    if len(plan.objectives) > 1:
+        what = f"Pareto front of {len(best)} trials"
+    elif best:
+        flags = best[0].user_attrs.get("flags")
+        what = f"best {name} {fmt(best[0].values[0])} (#{best[0].number})" + (f" ({'; '.join(flags)})" if flags else "")
+    else:
+        what = "no complete trial"
+    return f"study {plan.name}: {counted(study)}/{plan.n_trials} trials; {what}; report: {plan.study_dir / 'report.md'}"

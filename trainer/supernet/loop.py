@@ -19,9 +19,8 @@ import optuna
 
 from .. import interrupts
 from ..report import clear_results, log_summary_run
-from ..search.loop import final_line
 from ..search.plan import SearchPlan
-from ..search.runner import run_trials
+from ..search.runner import final_line, run_trials
 from ..search.slots import counted
 from ..search.storage import check_storage, storage_url
 from ..search.study import enqueue_baselines, open_study
