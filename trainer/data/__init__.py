@@ -7,7 +7,8 @@ corpus and cache functions (reports, benchmarks, tests) never train.
 from .baselines import context_free_loss, majority_baseline, unigram_loss
 from .cache import COUNTERS, CorruptCacheError, atomic_write, cached, fingerprint
 from .config import DataConfig, TokenizerConfig
-from .corpus import Corpus, load_split
+from .corpus import Corpus, label_map, load_split, read_split
+from .labels import LabelMap
 from .masking import IGNORE_INDEX, mask_tokens
 from .tokenizer import (
     CLS_ID,
@@ -39,6 +40,7 @@ __all__ = [
     "Corpus",
     "DataConfig",
     "Examples",
+    "LabelMap",
     "MLMDataModule",
     "TokenizerConfig",
     "atomic_write",
@@ -49,9 +51,11 @@ __all__ = [
     "majority_baseline",
     "fingerprint",
     "get_tokenizer",
+    "label_map",
     "load_split",
     "mask_tokens",
     "mlm_sequences",
+    "read_split",
     "unigram_loss",
 ]
 
