@@ -13,7 +13,7 @@ from torchmetrics.classification import BinaryF1Score, MulticlassAccuracy, Multi
 from layernas.search_space import MaskedLM, SequenceClassifier
 
 from .config import OptimConfig
-from .metrics import matthews_corrcoef, predicted_classes
+from .metrics import matthews_corrcoef, per_class_recall, predicted_classes
 
 
 def lr_lambda(optim: OptimConfig, total_steps: int):
@@ -116,8 +116,9 @@ class MaskedLMModule(_Base):
 
 class ClassifierModule(_Base):
     """Sequence classification: cross-entropy; val/acc, val/loss, val/mcc (0 for a constant predictor, as
-    in GLUE and scikit-learn), val/predicted_classes (1: every validation example got the same class) and,
-    for two classes, val/f1.
+    in GLUE and scikit-learn), val/predicted_classes (1: every validation example got the same class), for two
+    classes val/f1 (class 1 positive), and each class's recall val/recall_<class> (the accuracy on the
+    examples of that class; see ``metrics.per_class_recall``).
 
     Batches: ``input_ids`` (B, T), ``attention_mask`` (B, T), ``labels`` (B,).
     """
@@ -154,6 +155,8 @@ class ClassifierModule(_Base):
         if self.val_f1 is not None:
             metrics["val/f1"] = self.val_f1.compute()
         self.log_dict(metrics, prog_bar=True, sync_dist=True)
+        self.log_dict(per_class_recall(confusion), sync_dist=True)
         for m in (self.val_loss, self.val_acc, self.val_confusion, self.val_f1):
             if m is not None:
                 m.reset()
+

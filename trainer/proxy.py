@@ -23,6 +23,7 @@ from layernas.search_space.cost import count_params, flops
 
 from . import busy, interrupts
 from .callbacks import AttachLogger, NonFiniteGuard, ObjectiveCurve, StatusLine, StepProgressBar, Stopwatch
+from .class_names import with_label_names
 from .config import TaskConfig, TrainerConfig, check_run_config
 from .data import ClassificationDataModule, DataConfig, MLMDataModule
 from .logs import LIBRARY_WARNINGS
@@ -56,6 +57,7 @@ class ProxyResult:
     timings: dict[str, float] = field(default_factory=dict)
     reason: str | None = None
     run_dir: str | None = None
+    classes: dict | None = None  # named classes: {"names": [class 0's, ...], "majority": the majority class's}
     model: object = field(default=None, repr=False, compare=False)  # the trained model, when kept
 
     def to_dict(self) -> dict:
@@ -225,27 +227,29 @@ def _run_pretrain_finetune(arch, ctx: _Context):
 @dataclass(frozen=True)
 class DataInfo:
     """What preparing a run's data tells about its model: the tokenizer's vocabulary and, for a labelled
-    task, the number of classes."""
+    task, the number of classes and, when they have names, the classes (``ClassificationDataModule.classes``)."""
 
     vocab_size: int
     n_classes: int | None = None
+    classes: dict | None = None
 
 
-def prepare_data(cfg) -> DataInfo:
-    """Build (or load) the tokenizer and every token cache a run of ``cfg`` needs, raising data errors
-    here rather than inside trials."""
+def prepare_data(cfg, test: bool = False) -> DataInfo:
+    """Build (or load) the tokenizer and every token cache a run of ``cfg`` needs (``test``: the test split's
+    too, when the data has one), raising data errors here rather than inside trials."""
     cfg = _plain(cfg)
     task = TaskConfig.from_dict(cfg["task"])
+    stage = None if test else "fit"  # None: the test split too, where one is configured
     if task.name == "classify":
         dm = ClassificationDataModule(DataConfig.from_dict(cfg["data"]), cfg["seed"])
     else:
         dm = MLMDataModule(DataConfig.from_dict(cfg["data"]), cfg["seed"], mask_prob=task.mask_prob)
-    dm.setup("fit")
+    dm.setup(stage)
     labelled = dm
     if task.name == "pretrain_finetune":
         labelled = ClassificationDataModule(DataConfig.from_dict(task.finetune_data), cfg["seed"], dm.tokenizer)
-        labelled.setup("fit")
-    return DataInfo(dm.vocab_size, getattr(labelled, "n_classes", None))
+        labelled.setup(stage)
+    return DataInfo(dm.vocab_size, getattr(labelled, "n_classes", None), getattr(labelled, "classes", None))
 
 
 RUNNERS = {"mlm": _run_mlm, "classify": _run_classify, "pretrain_finetune": _run_pretrain_finetune}
@@ -274,6 +278,7 @@ def run_proxy(arch: str | Architecture, cfg, trial=None, run: RunInfo | None = N
     start = time.perf_counter()
     cfg = _plain(cfg)
     checked = check_run_config(arch, cfg, budget=False)  # sizes: checked by the command that asked
+    cfg = with_label_names(cfg)  # the run's records name the classes
     arch, task, tcfg, mcfg = checked.arch, checked.task, checked.trainer, checked.model
     if tcfg.threads:
         torch.set_num_threads(tcfg.threads)
@@ -323,6 +328,7 @@ def _fill(result: ProxyResult, phase: _Phase, model, dm, arch, mcfg) -> None:
     result.metrics, result.curve, result.steps = phase.metrics, phase.curve, phase.steps
     result.params, result.model_params = count_params(model.encoder), count_params(model)
     result.flops = flops(arch, dm.data.seq_len, mcfg)
+    result.classes = getattr(dm, "classes", None)
     value = phase.metrics.get(result.objective_name)
     result.objective = value
     if phase.reason:

@@ -122,7 +122,9 @@ def reference_line(study: optuna.Study) -> str | None:
               if metric in t.user_attrs.get("metrics", {})]
     if not values:
         return None
-    what = "the unigram model" if metric == "val/unigram_loss" else "always predicting the majority class"
+    majority = (study.user_attrs.get("classes") or {}).get("majority")
+    what = "the unigram model" if metric == "val/unigram_loss" else "always predicting the majority class" \
+        + (f" `{majority}`" if majority is not None else "")
     better = "higher" if study.directions[0] == optuna.study.StudyDirection.MAXIMIZE else "lower"
     return (f"- reference: {what} scores {objective_names(study)[0]} = {values[-1]:.4f} on the validation split "
             f"({better} is better); a result near it is no signal")
@@ -205,6 +207,7 @@ def _entry(study: optuna.Study, t: FrozenTrial) -> dict:
             "baseline": t.user_attrs.get("baseline"), "values": dict(zip(names, t.values, strict=True)),
             "params": t.user_attrs.get("params"), "flops": t.user_attrs.get("flops"),
             "metrics": t.user_attrs.get("metrics", {}),
+            **({"classes": classes} if (classes := study.user_attrs.get("classes")) else {}),
             "retrain": f"layernas retrain study.name={study.study_name} trial={t.number}"}
 
 
@@ -348,14 +351,30 @@ def retrain_lines(study: optuna.Study, study_dir: Path, fmt) -> list[str]:
     for d in docs:
         trial = by_number.get(d.get("trial"))
         proxy = fmt(trial.values[0]) if trial is not None and trial.values else "-"
-        proxy += _reference_cell(trial.user_attrs.get("metrics", {}), metric, fmt) if trial is not None else ""
+        proxy += _reference_cell(trial.user_attrs.get("metrics", {}), metric, fmt, d.get("classes")) \
+            if trial is not None else ""
         steps = sorted({r.get("steps") for r in d.get("runs", []) if r.get("steps")})
         lines.append(f"| {d.get('trial') if d.get('trial') is not None else '-'} | {proxy} | "
                      f"{_retrained_cell(d, metric, fmt)} | {_slice(d.get('val_batches', 'unknown'))} | "
                      f"{_retrained_cell(d, sliced, fmt)} | {_retrained_cell(d, test, fmt)} | "
                      f"{', '.join(map(str, steps)) or '-'} | {len(d.get('seeds', []))} | "
                      f"{', '.join(d.get('flags') or [])} | `{d.get('arch', '')}` |")
-    return lines + _other_test_lines(docs, test, fmt)
+    return lines + _other_test_lines(docs, test, fmt) + _per_class_lines(docs, fmt)
+
+
+def _per_class_lines(docs: list[dict], fmt) -> list[str]:
+    """Each retrained model's recall of each class (the mean over seeds), named where the classes have names."""
+    from .metrics import per_class_text
+
+    out = []
+    for d in docs:
+        means = {k: v["mean"] for k, v in d.items() if "/recall_" in k and isinstance(v, dict)}
+        texts = [f"{what} {text}" for split, what in (("val", "validation"), ("test", "test"))
+                 if (text := per_class_text(means, split, d.get("classes"), fmt))]
+        if texts:
+            trial = d.get("trial") if d.get("trial") is not None else "-"
+            out.append(f"- recall by class, trial {trial}: " + "; ".join(texts))
+    return ["", *out] if out else []
 
 
 def _other_test_lines(docs: list[dict], shown: str, fmt) -> list[str]:
@@ -364,7 +383,7 @@ def _other_test_lines(docs: list[dict], shown: str, fmt) -> list[str]:
 
     references = {reference_of(k) for d in docs for k in d if k.startswith("test/")}
     names = sorted({k for d in docs for k in d if k.startswith("test/") and k != shown and k not in references
-                    and k != "test/predicted_classes"})
+                    and k != "test/predicted_classes" and "/recall_" not in k})
     if not names:
         return []
     return ["", "| trial | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|",
@@ -388,18 +407,19 @@ def _retrained_cell(d: dict, name: str, fmt) -> str:
     text = fmt(value["mean"]) if len(d.get("seeds", [])) == 1 else f"{fmt(value['mean'])} +- {fmt(value['std'])}"
     reference = d.get(reference_of(name) or "")
     means = {name: value["mean"], reference_of(name): reference["mean"]} if isinstance(reference, dict) else {}
-    return text + _reference_cell(means, name, fmt)
+    return text + _reference_cell(means, name, fmt, d.get("classes"))
 
 
-def _reference_cell(metrics: dict, name: str, fmt) -> str:
-    """`` (majority class 0.6959; not better)``, or nothing when the run logged no reference."""
-    from .metrics import beats, reference_label, reference_of
+def _reference_cell(metrics: dict, name: str, fmt, classes: dict | None = None) -> str:
+    """`` (majority class 0.6959; not better)`` (with named classes: ``majority class `entailment`: 0.5270``),
+    or nothing when the run logged no reference."""
+    from .metrics import beats, reference_of, reference_text
 
     reference = reference_of(name)
     if reference is None or reference not in metrics or name not in metrics:
         return ""
     verdict = "" if beats(name, metrics[name], metrics[reference]) else "; not better"
-    return f" ({reference_label(reference)} {fmt(metrics[reference])}{verdict})"
+    return f" ({reference_text(reference, fmt(metrics[reference]), classes)}{verdict})"
 
 
 def _slice(batches) -> str:

@@ -21,7 +21,7 @@ import yaml
 
 from .files import atomic_write, atomic_write_text
 from .inputs import check_seeds
-from .metrics import beats, flags, reference_label, reference_of, with_reference
+from .metrics import beats, flags, reference_of, reference_text, with_reference
 from .names import check_name
 from .provenance import git_commit, study_config
 from .report import best_trials
@@ -143,12 +143,14 @@ def retrain(cfg: dict) -> dict:
     are kept; a retrain of this network with other settings is refused unless ``replace=true``."""
     from layernas.search_space import Architecture
 
+    from .class_names import with_label_names
     from .config import check_run_config
 
     check_name("study.name", cfg["study"]["name"], cfg["results_dir"])  # before a study or arch is looked up
     seeds = check_seeds("seeds", cfg.get("seeds") or [cfg["seed"]])
     arch_text, run_cfg, trial = choose(cfg)
     checked = check_run_config(arch_text, run_cfg)
+    run_cfg = with_label_names(run_cfg)  # config.yaml and the runs name the classes, as the study did
     arch = Architecture.parse(str(checked.arch), checked.model.d_model)
     out = study_dir(cfg) / "retrain" / arch.key()
     settings = retrain_settings(run_cfg, arch)
@@ -159,7 +161,7 @@ def retrain(cfg: dict) -> dict:
     from .budget import check_budget
     from .proxy import prepare_data
 
-    info = prepare_data(run_cfg)
+    info = prepare_data(run_cfg, test=True)  # a test label that is not a class fails here, before training
     print(check_budget(checked.arch, run_cfg, info.vocab_size, info.n_classes), flush=True)
     proxy_slice = _proxy_slice(cfg, run_cfg)
     runs, model = dict(kept), None
@@ -168,8 +170,9 @@ def retrain(cfg: dict) -> dict:
             print(f"seed {seed}: kept from the earlier retrain with the same settings "
                   f"({objectives[0].key} = {kept[seed]['metrics'].get(objectives[0].key, float('nan')):.4f})")
             continue
-        runs[seed], model = _train_seed(cfg, run_cfg, arch, trial, seed, proxy_slice, out, objectives)
-    document = summary_document(arch, trial, [runs[s] for s in sorted(runs)], objectives, run_cfg, proxy_slice)
+        runs[seed], model = _train_seed(cfg, run_cfg, arch, trial, seed, proxy_slice, out, objectives, info.classes)
+    document = summary_document(arch, trial, [runs[s] for s in sorted(runs)], objectives, run_cfg, proxy_slice,
+                                info.classes)
     atomic_write_text(out / "metrics.json", json.dumps(document, indent=2))
     atomic_write_text(out / "arch.txt", str(arch) + "\n")
     if model is not None:
@@ -178,7 +181,7 @@ def retrain(cfg: dict) -> dict:
     return document
 
 
-def _train_seed(cfg, run_cfg, arch, trial, seed, proxy_slice, out, objectives) -> tuple[dict, object]:
+def _train_seed(cfg, run_cfg, arch, trial, seed, proxy_slice, out, objectives, classes=None) -> tuple[dict, object]:
     """One seed's run: trained, its weights saved, its line printed; returns its record and the model."""
     from .proxy import run_proxy
     from .tracking import RunInfo
@@ -193,12 +196,13 @@ def _train_seed(cfg, run_cfg, arch, trial, seed, proxy_slice, out, objectives) -
     record = {"seed": seed, "objective": result.objective, "metrics": result.metrics, "steps": result.steps,
               "params": result.params, "flops": result.flops, "wall_s": result.wall_s, "run_dir": result.run_dir,
               "flags": flags(result.metrics, objectives[0].key)}
-    print(f"seed {seed}: {seed_line(result.metrics, objectives)}", flush=True)
+    print(f"seed {seed}: {seed_line(result.metrics, objectives, classes)}", flush=True)
     return record, result.model
 
 
-def seed_line(metrics: dict, objectives) -> str:
-    """Each trained objective on validation and test, beside its input-blind reference."""
+def seed_line(metrics: dict, objectives, classes: dict | None = None) -> str:
+    """Each trained objective on validation and test, beside its input-blind reference (``classes``: named
+    classes, whose majority class the reference names)."""
     parts = []
     for objective in objectives:
         if objective.key in COSTS:
@@ -206,7 +210,7 @@ def seed_line(metrics: dict, objectives) -> str:
         for split in ("val", "test"):
             name = f"{split}/{objective.key.split('/', 1)[1]}"
             if name in metrics:
-                parts.append(f"{name} = {with_reference(metrics, name)}")
+                parts.append(f"{name} = {with_reference(metrics, name, classes=classes)}")
     problems = flags(metrics, objectives[0].key)
     return ", ".join(parts) + (f" [{'; '.join(problems)}]" if problems else "")
 
@@ -231,7 +235,7 @@ def _reference_text(document: dict, name: str, n: int) -> str:
         return ""
     value, ref = document[name]["mean"], document[reference]["mean"]
     verdict = "" if beats(name, value, ref) else "; not better"
-    return f" ({reference_label(reference)} {ref:.4f}{verdict})"
+    return f" ({reference_text(reference, f'{ref:.4f}', document.get('classes'))}{verdict})"
 
 
 def mean_std(summary: dict, n: int) -> str:
@@ -239,9 +243,11 @@ def mean_std(summary: dict, n: int) -> str:
     return f"{summary['mean']:.4f}" if n == 1 else f"{summary['mean']:.4f} +- {summary['std']:.4f}"
 
 
-def summary_document(arch, trial, runs: list[dict], objectives, run_cfg: dict, proxy_slice) -> dict:
+def summary_document(arch, trial, runs: list[dict], objectives, run_cfg: dict, proxy_slice,
+                     classes: dict | None = None) -> dict:
     """metrics.json: per seed, and mean and std of every metric and of each objective (the first one is the
-    headline: ``objective``, ``mean``, ``std``)."""
+    headline: ``objective``, ``mean``, ``std``); with named classes, ``classes``: their names (class 0's
+    first) and the majority class, which recall_<class> and the majority_* references refer to."""
     stats = {k: _mean_std([r["metrics"][k] for r in runs if k in r["metrics"]])
              for k in sorted({k for r in runs for k in r["metrics"]})}
     listed = []
@@ -255,7 +261,7 @@ def summary_document(arch, trial, runs: list[dict], objectives, run_cfg: dict, p
             "objective": first["key"], "mean": first["mean"], "std": first["std"], "objectives": listed,
             **stats, "flags": sorted({f for r in runs for f in r.get("flags", [])}),
             "val_batches": run_cfg["trainer"].get("limit_val_batches"), "proxy_val_batches": proxy_slice,
-            "runs": runs, "git_commit": git_commit()}
+            **({"classes": classes} if classes else {}), "runs": runs, "git_commit": git_commit()}
 
 
 def _mean_std(values: list[float]) -> dict:

@@ -7,7 +7,7 @@ import math
 from omegaconf import DictConfig, OmegaConf
 
 from ..config import check_run_config
-from ..metrics import REFERENCES, flags
+from ..metrics import REFERENCES, flags, per_class_text, reference_text
 
 
 def format_result(result) -> str:
@@ -15,13 +15,14 @@ def format_result(result) -> str:
     rows = [("arch", result.arch), ("key", result.key), ("task", result.task), ("state", result.state)]
     if result.reason:
         rows.append(("reason", result.reason))
-    rows += [(name, _num(value)) for name, value in sorted(result.metrics.items())]
+    rows += [(name, _num(value)) for name, value in sorted(result.metrics.items()) if "/recall_" not in name]
+    per_class = per_class_text(result.metrics, "val", result.classes)
+    rows += [("val recall by class", per_class)] if per_class else []
     t = result.timings
     reference = REFERENCES.get(result.objective_name)
     rows += [
         ("objective", f"{result.objective_name} = {_num(result.objective)}"
-                      + (f" ({'unigram model' if 'unigram' in reference else 'majority class'} "
-                         f"{_num(result.metrics[reference])}; "
+                      + (f" ({reference_text(reference, _num(result.metrics[reference]), result.classes)}; "
                          f"{'higher' if result.direction == 'maximize' else 'lower'} is better)"
                          if reference in result.metrics else "")),
         *([("flags", ", ".join(flags(result.metrics, result.objective_name)))]

@@ -35,6 +35,7 @@ class SearchPlan:
     study_dir: Path
     budget: str = ""  # the largest candidate's size, FLOPs and memory against the machine's
     supernet: object = None  # strategy=supernet: its SupernetConfig (None: a proxy run per candidate)
+    classes: dict | None = None  # the labelled data's named classes, once the data is prepared
 
     @property
     def name(self) -> str:
@@ -73,10 +74,13 @@ class SearchPlan:
     def with_data(self, info) -> SearchPlan:
         """The same plan with the space's costs (and constraints) for the tokenizer's real vocabulary, and
         the size line for it and the data's classes, known once the data is prepared; the check that some
-        candidate fits is made again."""
+        candidate fits is made again. The config names the classes from here on (``data.label_names``)."""
+        from ..class_names import with_label_names  # reads data: not imported with the plan
+
         space = replace(self.space, vocab_size=info.vocab_size)
         space.check_feasible()
-        return replace(self, space=space, budget=check_budget(space, self.cfg, info.vocab_size, info.n_classes))
+        return replace(self, space=space, budget=check_budget(space, self.cfg, info.vocab_size, info.n_classes),
+                       cfg=with_label_names(self.cfg), classes=info.classes)
 
 
 def plan_search(cfg: dict) -> SearchPlan:
