@@ -123,6 +123,20 @@ CASES = [
      "error: bad label '1000000000' in {tmp}/labels.tsv line 3: labels must be class indices, integers in 0..9,999"),
     ("labels that skip classes", ["proxy", "task=classify", "data=sst2", "data.train={tmp}/gap.tsv"],
      "error: labels of {tmp}/gap.tsv are not the classes 0..5: 4 of them (first 1) never occur"),
+    ("a validation label the training split does not have",
+     ["proxy", "task=classify", "data=sst2", "data.train={tmp}/words.tsv", "data.validation={tmp}/unseen.tsv"],
+     "error: label 'neutral' in {tmp}/unseen.tsv line 3 is not a class of the training split ({tmp}/words.tsv); "
+     "allowed: entailment, not_entailment"),
+    ("a training label that data.label_names does not list",
+     ["proxy", "task=classify", "data=sst2", "data.train={tmp}/words.tsv", "data.label_names=[entailment,neutral]"],
+     "error: label 'not_entailment' in {tmp}/words.tsv line 3 is not one of data.label_names (entailment, neutral); "
+     "allowed: data.label_names listing every class"),
+    ("class names that repeat", ["proxy", "task=classify", "data.label_names=[yes,yes]"],
+     "error: label_names=['yes', 'yes'] is not allowed; allowed: null, or a list of 2 or more different class "
+     "names"),
+    ("labels that mix names and indices", ["proxy", "task=classify", "data=sst2", "data.train={tmp}/mixed.tsv"],
+     "error: labels of {tmp}/mixed.tsv mix class names ('good', line 3) and class indices (1, line 2); allowed: "
+     "all class indices (integers) or all class names"),
     # files and folders the machine refuses
     ("results_dir that is a file", ["search", "results_dir={tmp}/afile"],
      "error: results_dir='{tmp}/afile' is not allowed: {tmp}/afile is a file; allowed: a folder"),
@@ -214,6 +228,10 @@ def make_bad_files(folder: Path) -> Path:
     (folder / "bad.jsonl").write_bytes(b'{"text": "a"}\n{"text": "\xff"}\n')
     (folder / "labels.tsv").write_text("sentence\tlabel\nit is good\t1\nit is bad\t1000000000\n")
     (folder / "gap.tsv").write_text("sentence\tlabel\n" + "".join(f"good {i}\t0\nbad {i}\t5\n" for i in range(40)))
+    (folder / "words.tsv").write_text("sentence\tlabel\n" + "".join(f"it rains {i}\tentailment\nit is dry {i}\t"
+                                                                     "not_entailment\n" for i in range(40)))
+    (folder / "unseen.tsv").write_text("sentence\tlabel\nit rains\tentailment\nit may rain\tneutral\n")
+    (folder / "mixed.tsv").write_text("sentence\tlabel\nit is good\t1\nit is fine\tgood\n")
     study = folder / "damaged" / "s"
     study.mkdir(parents=True)
     optuna.logging.set_verbosity(optuna.logging.ERROR)

@@ -129,14 +129,20 @@ def test_hf_packaged_builders_offline(tmp_path, monkeypatch):
 
 BAD_FILES = [
     ("b.csv", "text,label\nfine,1\nawful,pos\n", {"label_column": "label"},
-     r"bad label 'pos' in .*b\.csv line 3: labels must be class indices, integers in 0..9,999"),
+     r"labels of .*b\.csv mix class names \('pos', line 3\) and class indices \(1, line 2\); allowed: all class "
+     r"indices \(integers\) or all class names$"),
     ("n.csv", "text,label\nfine,-1\n", {"label_column": "label"}, r"bad label '-1' in .*n\.csv line 2"),
     ("h.csv", "0,first\n", {"text_column": "text"}, r"text_column='text' is a column name but .*h\.csv has no header"),
     ("c.csv", "a,b\nx,1\n", {"text_column": "text", "label_column": "b"},
      r"text_column='text' is not a column of .*c\.csv; its header has: a, b"),
     ("s.csv", "0,x\n1\n", {"text_column": 1, "label_column": 0}, r".*s\.csv line 2 has 1 columns; column index 1"),
-    ("f.csv", "text,label\nx,1\n", {"text_column": 0, "label_column": 1, "header": False},
-     r"bad label 'label' in .*f\.csv line 1"),
+    ("f.csv", "text,label\nx,1\n", {"text_column": 0, "label_column": 1, "header": False},  # a header read as data
+     r"labels of .*f\.csv mix class names \('label', line 1\) and class indices \(1, line 2\)"),
+    ("o.csv", "text,label\nx,yes\ny,yes\n", {"label_column": "label"},
+     r"labels of .*o\.csv name one class only \('yes'\); allowed: 2 or more classes, or data\.label_names"),
+    ("e.csv", "text,label\nx,1\ny, \n", {"label_column": "label"},
+     r"bad label ' ' in .*e\.csv line 3: labels must be class indices, integers in 0..9,999, or class names "
+     r"\(non-empty text\)$"),
     ("t.txt", "x\n", {"label_column": "label"}, r"label_column='label' needs a csv, tsv or jsonl file"),
     ("j.jsonl", '{"text": "x"}\n{"text": \n', {}, r"bad JSON in .*j\.jsonl line 2"),
     ("k.jsonl", '{"body": "x"}\n', {}, r"column 'text' missing in .*k\.jsonl line 1; it has: body"),

@@ -8,7 +8,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from layernas.trainer.core.proxy import RunSpec
 from layernas.trainer.plan.checks import check_run
-from layernas.trainer.plan.metrics import REFERENCES, flags
+from layernas.trainer.plan.labels import named_classes
+from layernas.trainer.plan.metrics import REFERENCES, flags, per_class_text, reference_text
 from layernas.trainer.plan.run import run_plan
 from layernas.trainer.plumbing.names import check_name
 from layernas.trainer.plumbing.provenance import study_config
@@ -20,13 +21,14 @@ def format_result(spec: RunSpec, result) -> str:
     rows = [("arch", str(spec.arch)), ("key", spec.arch.key()), ("task", task.name), ("state", result.state)]
     if result.reason:
         rows.append(("reason", result.reason))
-    rows += [(name, _num(value)) for name, value in sorted(result.metrics.items())]
+    rows += [(name, _num(value)) for name, value in sorted(result.metrics.items()) if "/recall_" not in name]
+    per_class = per_class_text(result.metrics, "val", result.classes)
+    rows += [("val recall by class", per_class)] if per_class else []
     t = result.timings
     reference = REFERENCES.get(name)
     rows += [
         ("objective", f"{name} = {_num(result.objective)}"
-                      + (f" ({'unigram model' if 'unigram' in reference else 'majority class'} "
-                         f"{_num(result.metrics[reference])}; "
+                      + (f" ({reference_text(reference, _num(result.metrics[reference]), result.classes)}; "
                          f"{'higher' if task.direction == 'maximize' else 'lower'} is better)"
                          if reference in result.metrics else "")),
         *([("flags", ", ".join(flags(result.metrics, name)))] if flags(result.metrics, name) else []),
@@ -76,9 +78,10 @@ def main(cfg: DictConfig) -> int:
 
     quiet_lightning()
     info = prepare_data(plan)  # data errors as one-line errors, not as a failed run
+    plan, config = named_classes(plan, study_config(plain))  # the run's records name the classes
     print(check_budget(arch, plan, info.vocab_size, info.n_classes), flush=True)
     run = RunInfo(name=f"{name} {arch}", group=name, job_type="proxy", save_dir=plan.results_dir / name,
-                  config=study_config(plain))
+                  config=config)
     spec = RunSpec(arch, plan, run=run)
     result = run_proxy(spec)
     print(format_result(spec, result))

@@ -26,3 +26,15 @@ def matthews_corrcoef(confusion: torch.Tensor) -> torch.Tensor:
 def predicted_classes(confusion: torch.Tensor) -> int:
     """How many classes the model predicted at least once (1: a constant predictor)."""
     return int((confusion.sum(0) > 0).sum())
+
+
+PER_CLASS = 32  # classes beyond this many get no per-class metrics: a line of figures, not a table
+
+
+def per_class_recall(confusion: torch.Tensor) -> dict[str, torch.Tensor]:
+    """``val/recall_<c>``: the share of class c's validation examples predicted as c, for each class that
+    validation has, from a (C, C) confusion matrix (rows: true); none for more than PER_CLASS classes."""
+    if len(confusion) > PER_CLASS:
+        return {}
+    true = confusion.sum(1)
+    return {f"val/recall_{c}": (confusion[c, c] / true[c]).float() for c in range(len(confusion)) if true[c] > 0}

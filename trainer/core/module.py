@@ -11,7 +11,7 @@ from torchmetrics import MeanMetric
 from torchmetrics.classification import BinaryF1Score, MulticlassAccuracy, MulticlassConfusionMatrix
 
 from layernas.search_space import MaskedLM, SequenceClassifier
-from layernas.trainer.core.confusion import matthews_corrcoef, predicted_classes
+from layernas.trainer.core.confusion import matthews_corrcoef, per_class_recall, predicted_classes
 from layernas.trainer.plan.trainer import OptimConfig
 
 
@@ -115,8 +115,9 @@ class MaskedLMModule(_Base):
 
 class ClassifierModule(_Base):
     """Sequence classification: cross-entropy; val/acc, val/loss, val/mcc (0 for a constant predictor, as
-    in GLUE and scikit-learn), val/predicted_classes (1: every validation example got the same class) and,
-    for two classes, val/f1.
+    in GLUE and scikit-learn), val/predicted_classes (1: every validation example got the same class), for two
+    classes val/f1 (class 1 positive), and each class's recall val/recall_<class> (the accuracy on the
+    examples of that class; see ``metrics.per_class_recall``).
 
     Batches: ``input_ids`` (B, T), ``attention_mask`` (B, T), ``labels`` (B,).
     """
@@ -153,6 +154,8 @@ class ClassifierModule(_Base):
         if self.val_f1 is not None:
             metrics["val/f1"] = self.val_f1.compute()
         self.log_dict(metrics, prog_bar=True, sync_dist=True)
+        self.log_dict(per_class_recall(confusion), sync_dist=True)
         for m in (self.val_loss, self.val_acc, self.val_confusion, self.val_f1):
             if m is not None:
                 m.reset()
+

@@ -22,6 +22,7 @@ from layernas.trainer.core.callbacks import Stopwatch
 from layernas.trainer.core.fit import FitContext, Phase
 from layernas.trainer.core.tasks import RUNNERS
 from layernas.trainer.core.tracking import RunInfo, finish, make_logger, redact
+from layernas.trainer.plan.labels import named_classes
 from layernas.trainer.plan.metrics import flags
 from layernas.trainer.plan.run import RunPlan
 from layernas.trainer.plumbing import busy, interrupts
@@ -64,6 +65,7 @@ class ProxyResult:
     timings: dict[str, float] = field(default_factory=dict)
     reason: str | None = None
     run_dir: str | None = None
+    classes: dict | None = None  # named classes: {"names": [class 0's, ...], "majority": the majority class's}
     model: object = field(default=None, repr=False, compare=False)  # the trained model, when the spec kept it
 
     def to_dict(self) -> dict:
@@ -80,7 +82,8 @@ def run_proxy(spec: RunSpec) -> ProxyResult:
     interrupted and is raised again.
     """
     start = time.perf_counter()
-    plan, arch = spec.plan, spec.arch
+    plan, _ = named_classes(spec.plan, {})  # the run's records name the classes
+    arch = spec.arch
     if plan.trainer.threads:
         torch.set_num_threads(plan.trainer.threads)
     busy.announce()
@@ -135,6 +138,7 @@ def _fill(result: ProxyResult, phase: Phase, model, dm, arch, plan: RunPlan) -> 
     result.metrics, result.curve, result.steps = phase.metrics, phase.curve, phase.steps
     result.params, result.model_params = count_params(model.encoder), count_params(model)
     result.flops = flops(arch, dm.data.seq_len, plan.model)
+    result.classes = getattr(dm, "classes", None)
     name = plan.task.objective
     value = phase.metrics.get(name)
     result.objective = value

@@ -7,7 +7,8 @@ corpus and cache functions (reports, benchmarks, tests) never train.
 from layernas.trainer.data.baselines import context_free_loss, majority_baseline, unigram_loss
 from layernas.trainer.data.cache import COUNTERS, CorruptCacheError, atomic_write, cached, fingerprint
 from layernas.trainer.data.config import DataConfig, TokenizerConfig
-from layernas.trainer.data.corpus import Corpus, load_split
+from layernas.trainer.data.corpus import Corpus, label_map, load_split, read_split
+from layernas.trainer.data.labels import LabelMap
 from layernas.trainer.data.masking import IGNORE_INDEX, mask_tokens
 from layernas.trainer.data.tokenizer import (
     CLS_ID,
@@ -39,6 +40,7 @@ __all__ = [
     "Corpus",
     "DataConfig",
     "Examples",
+    "LabelMap",
     "MLMDataModule",
     "TokenizerConfig",
     "atomic_write",
@@ -49,16 +51,18 @@ __all__ = [
     "majority_baseline",
     "fingerprint",
     "get_tokenizer",
+    "label_map",
     "load_split",
     "mask_tokens",
     "mlm_sequences",
+    "read_split",
     "unigram_loss",
 ]
 
 
 def __getattr__(name: str):
     if name in _LAZY:
-        from layernas.trainer.data import datamodule
+        from . import datamodule
 
         return getattr(datamodule, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -88,7 +88,9 @@ class DataConfig:
     A missing ``validation`` is carved out of train when ``validation_fraction > 0`` (seeded by
     ``split_seed``, never by the run seed, so every run sees the same split).
     ``header`` (csv/tsv): ``auto`` takes the first row as a header if it names a configured column or its label
-    cell is not an integer. ``max_train_docs``/``max_eval_docs`` keep the first N documents of a split.
+    cell is not an integer. Labels are class indices or class names (:mod:`.labels`); ``label_names`` lists the
+    class names in class order (for names: their order, else sorted; for indices: what each index is called).
+    ``max_train_docs``/``max_eval_docs`` keep the first N documents of a split.
     Values are checked here; files are checked when they are read.
     """
 
@@ -101,6 +103,7 @@ class DataConfig:
     header: str | bool = "auto"
     text_column: str | int = "text"
     label_column: str | int | None = None
+    label_names: tuple[str, ...] | None = None
     hf_path: str | None = None
     hf_name: str | None = None
     data_files: str | list | dict | None = None
@@ -156,6 +159,18 @@ class DataConfig:
         _check_column("label_column", self.label_column, optional=True)
         if self.text_column == self.label_column:
             raise ValueError(f"label_column={self.label_column!r} is not allowed; it must differ from text_column")
+        self._check_label_names()
+
+    def _check_label_names(self) -> None:
+        names = self.label_names
+        if names is None:
+            return
+        if isinstance(names, (list, tuple)) and all(isinstance(n, str) and n.strip() == n and n for n in names) \
+                and len(set(names)) == len(names) >= 2:
+            object.__setattr__(self, "label_names", tuple(names))
+            return
+        raise ValueError(f"label_names={names!r} is not allowed; allowed: null, or a list of 2 or more different "
+                         "class names (non-empty, no surrounding spaces), class 0 first")
 
     def _check_numbers(self) -> None:
         fraction = self.validation_fraction
@@ -173,7 +188,9 @@ class DataConfig:
         return cls(**_known_keys(cls, data, "data"))
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        out["label_names"] = None if self.label_names is None else list(self.label_names)
+        return out
 
     def check_files(self) -> None:
         """Raise FileNotFoundError (one line) unless every configured local split file exists."""

@@ -3,36 +3,84 @@
 from __future__ import annotations
 
 import itertools
+import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from layernas.trainer.data.cache import fingerprint
+from layernas.trainer.data.cache import CorruptCacheError, cached, digest, fingerprint
 from layernas.trainer.data.config import SPLITS, DataConfig
-from layernas.trainer.data.hf import hf_identity, read_hf
+from layernas.trainer.data.hf import hf_identity, hf_label_names, hf_where, read_hf
+from layernas.trainer.data.labels import LabelMap, build
 from layernas.trainer.data.readers import read_records
 
 READ_VERSION = 1  # bump when the reading rules change, so every cache built from the old rules is left unused
+LABELS_VERSION = 1  # bump when the mapping of labels to class ids changes
 
 
 @dataclass(frozen=True)
 class Corpus:
-    """One split: ``texts`` (N documents, surrounding whitespace stripped), ``labels`` (N class ids) or None."""
+    """One split: ``texts`` (N documents, surrounding whitespace stripped), ``labels`` (N class ids; as read:
+    class indices or names) or None, and ``lines``: where each document is in its file (line; hf: row)."""
 
     texts: list[str]
-    labels: list[int] | None = None
+    labels: list[int] | list[int | str] | None = None
+    lines: list[int] | None = None
 
     def __len__(self) -> int:
         return len(self.texts)
 
     def select(self, index) -> Corpus:
+        index = list(index)
         labels = None if self.labels is None else [self.labels[i] for i in index]
-        return Corpus([self.texts[i] for i in index], labels)
+        lines = None if self.lines is None else [self.lines[i] for i in index]
+        return Corpus([self.texts[i] for i in index], labels, lines)
 
 
 def load_split(cfg: DataConfig, split: str) -> Corpus:
-    """The documents of ``split`` (train, validation or test), at most ``max_train_docs``/``max_eval_docs``.
+    """:func:`read_split` with its labels as class ids: the training split's mapping (:mod:`.labels`) applied."""
+    corpus = read_split(cfg, split)
+    if corpus.labels is None:
+        return corpus
+    mapping = label_map(cfg, corpus if split == "train" else None)
+    classes = "data.label_names" if cfg.label_names else f"the training split ({source_name(cfg, 'train')})"
+    unit = "line" if cfg.source == "local" else "row"
+    ids = mapping.class_ids(corpus.labels, corpus.lines, source_name(cfg, split), unit, classes)
+    return Corpus(corpus.texts, ids, corpus.lines)
+
+
+def label_map(cfg: DataConfig, train: Corpus | None = None) -> LabelMap:
+    """The mapping from the labels the files give to class ids, built from the training split (``train``, when
+    the caller has read it already) and ``label_names``, and cached under ``<cache_dir>/labels/``."""
+    key = digest({"version": LABELS_VERSION, "train": split_identity(cfg, "train"), "label_names": cfg.label_names})
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", cfg.name)
+    path = Path(cfg.cache_dir) / "labels" / f"{name}-{key}.json"
+
+    def make(tmp: str) -> None:
+        corpus = train if train is not None else read_split(cfg, "train")
+        if corpus.labels is None:
+            raise ValueError(f"data '{cfg.name}' has no label_column; classification needs labels")
+        declared = hf_label_names(cfg, cfg.train) if cfg.source == "hf" else None
+        mapping = build(corpus.labels, corpus.lines, source_name(cfg, "train"), "line" if cfg.source == "local"
+                        else "row", cfg.label_names, declared)
+        Path(tmp).write_text(json.dumps(mapping.to_dict()))
+
+    return cached(path, make, _load_map)
+
+
+def _load_map(path: Path) -> LabelMap:
+    try:
+        return LabelMap.from_dict(json.loads(path.read_text()))
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise CorruptCacheError(path, err) from None
+
+
+def read_split(cfg: DataConfig, split: str) -> Corpus:
+    """The documents of ``split`` (train, validation or test), at most ``max_train_docs``/``max_eval_docs``,
+    with their labels as the files give them (class indices or names).
 
     Unlabelled corpora drop blank documents (plain text: blank lines); labelled rows are all kept.
     """
@@ -88,13 +136,19 @@ def _source(cfg: DataConfig, split: str) -> str:
     return source
 
 
-def _records(cfg: DataConfig, source: str) -> Iterator[tuple[str, int | None]]:
+def source_name(cfg: DataConfig, split: str) -> str:
+    """The file (local) or dataset split (hf) that ``split`` reads, as messages name it."""
+    source = cfg.train if carves(cfg, split) else _source(cfg, split)
+    return str(cfg.resolve(source)) if cfg.source == "local" else hf_where(cfg, source)
+
+
+def _records(cfg: DataConfig, source: str) -> Iterator[tuple[str, int | str | None, int]]:
     records = read_records(cfg.resolve(source), cfg) if cfg.source == "local" else read_hf(cfg, source)
-    stripped = ((text.strip(), label) for text, label in records)
+    stripped = ((text.strip(), label, line) for text, label, line in records)
     return stripped if cfg.label_column is not None else (r for r in stripped if r[0])
 
 
-def _collect(cfg: DataConfig, records: Iterator[tuple[str, int | None]], limit: int | None) -> Corpus:
+def _collect(cfg: DataConfig, records: Iterator[tuple[str, int | str | None, int]], limit: int | None) -> Corpus:
     rows = list(itertools.islice(records, limit))
-    labels = None if cfg.label_column is None else [label for _, label in rows]
-    return Corpus([text for text, _ in rows], labels)
+    labels = None if cfg.label_column is None else [label for _, label, _ in rows]
+    return Corpus([text for text, _, _ in rows], labels, [line for _, _, line in rows])

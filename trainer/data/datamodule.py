@@ -14,6 +14,8 @@ from torch.utils.data import DataLoader
 from layernas.trainer.data.baselines import context_free_loss, majority_baseline, unigram_loss
 from layernas.trainer.data.batches import MaskingCollate, PaddedBatches, RowBatches, as_batch
 from layernas.trainer.data.config import DataConfig
+from layernas.trainer.data.corpus import label_map
+from layernas.trainer.data.labels import LabelMap
 from layernas.trainer.data.masking import mask_tokens
 from layernas.trainer.data.tokenizer import check_special_ids, get_tokenizer
 from layernas.trainer.data.tokens import Examples, classification_examples, mlm_sequences
@@ -107,6 +109,7 @@ class ClassificationDataModule(LightningDataModule):
         if tokenizer is not None:
             check_special_ids(tokenizer)
         self.data, self.seed, self.tokenizer = data, seed, tokenizer
+        self.labels: LabelMap | None = None  # the training split's mapping of labels to class ids
         self.train: Examples | None = None
         self.val: Examples | None = None
         self.test: Examples | None = None
@@ -117,8 +120,10 @@ class ClassificationDataModule(LightningDataModule):
         if stage in (None, "fit", "validate") and self.val is None:
             self.train = classification_examples(self.data, "train", self.tokenizer)
             self.val = classification_examples(self.data, "validation", self.tokenizer)
+            self.labels = label_map(self.data)
             check_batches(self.data, len(self.train), len(self.val), "examples")
-            check_labels(self.data, self.train.labels, self.val.labels)
+            if self.labels.names is None:  # indices without names: the classes are 0..the largest training label
+                check_labels(self.data, self.train.labels, self.val.labels)
         if _wants_test(stage, self.data) and self.test is None:
             self.test = classification_examples(self.data, "test", self.tokenizer)
 
@@ -128,9 +133,21 @@ class ClassificationDataModule(LightningDataModule):
 
     @property
     def n_classes(self) -> int:
-        """The training labels' classes 0..n-1 (``check_labels`` made sure each is used), at least 2."""
+        """The named classes, or the training labels' classes 0..n-1 (``check_labels`` made sure each is
+        used), at least 2."""
         labels = _ready(self.train, "n_classes").labels
+        if _ready(self.labels, "n_classes").names:
+            return len(self.labels.names)
         return max(2, int(labels.max()) + 1) if len(labels) else 2
+
+    @property
+    def classes(self) -> dict | None:
+        """What results record of named classes: ``{"names": [class 0's, ...], "majority": the most frequent
+        training class's name}``; None when the classes are unnamed indices."""
+        if _ready(self.labels, "classes").names is None:
+            return None
+        counts = torch.bincount(_ready(self.train, "classes").labels, minlength=self.n_classes)
+        return {"names": list(self.labels.names), "majority": self.labels.name(int(counts.argmax()))}
 
     def majority(self, limit_batches: int | None = None) -> dict[str, float]:
         """The majority-class baseline (``val/majority_acc``, ``_mcc``, ``_f1``, ``_loss``) on the validation

@@ -43,13 +43,34 @@ def hf_identity(cfg: DataConfig, split: str) -> list:
     return [cfg.hf_path, cfg.hf_name, split, files]
 
 
-def read_hf(cfg: DataConfig, split: str) -> Iterator[tuple[str, int | None]]:
-    """Records of ``datasets.load_dataset(hf_path, hf_name, split=split, data_files=...)``, read lazily."""
+def _load(cfg: DataConfig, split: str):
     from datasets import load_dataset
 
-    ds = load_dataset(cfg.hf_path, cfg.hf_name, split=split, data_files=resolved_data_files(cfg),
-                      cache_dir=cfg.hf_cache_dir)
-    where = f"{cfg.hf_path}/{cfg.hf_name or ''}:{split}"
+    return load_dataset(cfg.hf_path, cfg.hf_name, split=split, data_files=resolved_data_files(cfg),
+                        cache_dir=cfg.hf_cache_dir)
+
+
+def hf_where(cfg: DataConfig, split: str) -> str:
+    """How messages name an hf split."""
+    return f"{cfg.hf_path}/{cfg.hf_name or ''}:{split}"
+
+
+def hf_label_names(cfg: DataConfig, split: str) -> list[str] | None:
+    """The class names a ``ClassLabel`` label column declares (GLUE's ``entailment``, ``not_entailment``), in
+    its order; None for a column of plain integers or strings."""
+    from datasets import ClassLabel
+
+    ds = _load(cfg, split)
+    column = _column(ds.column_names, cfg.label_column, "label_column", hf_where(cfg, split))
+    feature = ds.features[column]
+    return list(feature.names) if isinstance(feature, ClassLabel) else None
+
+
+def read_hf(cfg: DataConfig, split: str) -> Iterator[tuple[str, int | str | None, int]]:
+    """Records ``(text, label, row)`` of ``datasets.load_dataset(hf_path, hf_name, split=split, data_files=...)``,
+    read lazily (rows count from 1)."""
+    ds = _load(cfg, split)
+    where = hf_where(cfg, split)
     text_column = _column(ds.column_names, cfg.text_column, "text_column", where)
     label_column = None if cfg.label_column is None else _column(ds.column_names, cfg.label_column,
                                                                  "label_column", where)
@@ -60,7 +81,7 @@ def read_hf(cfg: DataConfig, split: str) -> Iterator[tuple[str, int | None]]:
             row += 1
             if not isinstance(text, str):
                 raise ValueError(f"text {text!r} in {where} row {row} is not a string")
-            yield text, None if label_column is None else parse_label(label, where, row, unit="row")
+            yield text, None if label_column is None else parse_label(label, where, row, unit="row"), row
 
 
 def _column(names: list[str], column: str | int, what: str, where: str) -> str:

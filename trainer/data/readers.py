@@ -1,7 +1,9 @@
 """Readers for local corpus files: plain text, csv, tsv and jsonl, each optionally gz/xz/bz2-compressed.
 
-Every reader yields ``(text, label)`` records in file order; ``label`` is a non-negative int, or None when
-the config has no ``label_column``. Errors name the file, the line and the bad value in one line.
+Every reader yields ``(text, label, line)`` records in file order; ``label`` is the label cell as given, a class
+index (a non-negative int) or a class name (a string; :mod:`.labels` maps names to indices), or None when the
+config has no ``label_column``; ``line`` is the record's line in the file. Errors name the file, the line and the
+bad value in one line.
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ COMPRESSED = {".gz": gzip.open, ".xz": lzma.open, ".bz2": bz2.open}
 EXTENSIONS = {".txt": "text", ".text": "text", ".tokens": "text", ".raw": "text", ".csv": "csv",
               ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 _INT = re.compile(r"\+?\d+")
-MAX_LABEL = 9_999  # labels are class indices: 10,000 classes is far beyond any sentence-classification set
-Record = tuple[str, "int | None"]
+_SIGNED = re.compile(r"[+-]?\d+")
+MAX_LABEL = 9_999  # a class index: 10,000 classes is far beyond any sentence-classification set
+Record = tuple[str, "int | str | None", int]
 
 
 def infer_format(path: Path, fmt: str) -> str:
@@ -41,17 +44,19 @@ def infer_format(path: Path, fmt: str) -> str:
     return found
 
 
-def parse_label(value, path: Path | str, line: int, unit: str = "line") -> int:
-    """``value`` as a class index; anything but an integer in 0..MAX_LABEL is a one-line error."""
-    label = None
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        label = value
-    elif isinstance(value, str) and _INT.fullmatch(value.strip()) and len(value.strip()) < 12:
-        label = int(value)
-    if label is None or label > MAX_LABEL:
-        raise ValueError(f"bad label {value!r} in {path} {unit} {line}: labels must be class indices, integers "
-                         f"in 0..{MAX_LABEL:,}")
-    return label
+def parse_label(value, path: Path | str, line: int, unit: str = "line") -> int | str:
+    """A label cell as a class index (an integer in 0..MAX_LABEL, given as a number or as digits) or a class
+    name (any other non-empty text, surrounding whitespace stripped); anything else is a one-line error."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_LABEL:
+        return value
+    text = value.strip() if isinstance(value, str) else None
+    if text and not _SIGNED.fullmatch(text):
+        return text
+    if text and len(text) < 12 and _INT.fullmatch(text) and int(text) <= MAX_LABEL:
+        return int(text)
+    names = "" if isinstance(value, int) or text else ", or class names (non-empty text)"
+    raise ValueError(f"bad label {value!r} in {path} {unit} {line}: labels must be class indices, integers "
+                     f"in 0..{MAX_LABEL:,}{names}")
 
 
 def checked_lines(path: Path) -> Iterator[tuple[int, str]]:
@@ -85,8 +90,8 @@ def read_records(path: Path, cfg: DataConfig) -> Iterator[Record]:
 def _read_text(path: Path, cfg: DataConfig) -> Iterator[Record]:
     if cfg.label_column is not None:
         raise ValueError(f"label_column={cfg.label_column!r} needs a csv, tsv or jsonl file; {path} is plain text")
-    for _, line in checked_lines(path):
-        yield line, None
+    for number, line in checked_lines(path):
+        yield line, None, number
 
 
 def _read_jsonl(path: Path, cfg: DataConfig) -> Iterator[Record]:
@@ -109,7 +114,7 @@ def _read_jsonl(path: Path, cfg: DataConfig) -> Iterator[Record]:
         if not isinstance(text, str):
             raise ValueError(f"text {text!r} in {path} line {number} is not a string")
         label = None if cfg.label_column is None else _field(row, cfg.label_column, path, number)
-        yield text, None if label is None else parse_label(label, path, number)
+        yield text, None if label is None else parse_label(label, path, number), number
 
 
 def _field(row: dict, name: str, path: Path, line: int):
@@ -145,7 +150,7 @@ def _delimited_records(reader, path: Path, cfg: DataConfig) -> Iterator[Record]:
         text = _cell(row, text_i, path, reader.line_num)
         label = None if label_i is None else parse_label(_cell(row, label_i, path, reader.line_num), path,
                                                          reader.line_num)
-        yield text, label
+        yield text, label, reader.line_num
 
 
 def has_header(first: list[str], cfg: DataConfig) -> bool:

@@ -17,7 +17,7 @@ from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers,
 
 from layernas.trainer.data.cache import COUNTERS, CorruptCacheError, cached, digest
 from layernas.trainer.data.config import DataConfig, TokenizerConfig
-from layernas.trainer.data.corpus import load_split, split_identity
+from layernas.trainer.data.corpus import read_split, split_identity
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def tokenizer_path(cfg: DataConfig) -> Path:
 
 def train_tokenizer(cfg: DataConfig) -> Tokenizer:
     """Train a fresh tokenizer on the training split of ``cfg`` (no caching here); same data, same result."""
-    corpus = load_split(cfg, "train")
+    corpus = read_split(cfg, "train")  # texts only: the labels do not matter here
     allow_parallelism()
     start = time.perf_counter()
     train = _train_wordpiece if cfg.tokenizer.kind == "wordpiece" else _train_bpe

@@ -20,7 +20,7 @@ from tokenizers import Tokenizer
 
 from layernas.trainer.data.cache import COUNTERS, CorruptCacheError, cached, digest
 from layernas.trainer.data.config import DataConfig
-from layernas.trainer.data.corpus import load_split, split_identity
+from layernas.trainer.data.corpus import label_map, load_split, read_split, split_identity
 from layernas.trainer.data.tokenizer import CLS_ID, SEP_ID, allow_parallelism, tokenizer_hash
 
 log = logging.getLogger(__name__)
@@ -62,14 +62,16 @@ def mlm_sequences(cfg: DataConfig, split: str, tokenizer: Tokenizer) -> torch.Te
 
 def classification_examples(cfg: DataConfig, split: str, tokenizer: Tokenizer) -> Examples:
     """``split``'s labelled documents as ``[CLS] tokens [SEP]`` (at most ``seq_len`` ids), cached."""
-    path = token_cache_path(cfg, split, tokenizer, "cls", ".npz")
+    # the labels are class ids of the training split's mapping: another mapping is another cache
+    path = token_cache_path(cfg, split, tokenizer, "cls", ".npz", {"labels": label_map(cfg).to_dict()})
     arrays = cached(path, lambda tmp: _save(tmp, _np_savez, _pack_examples(cfg, split, tokenizer)), _load_examples)
     return Examples(*(torch.from_numpy(a.astype(np.int64)) for a in arrays))
 
 
-def token_cache_path(cfg: DataConfig, split: str, tokenizer: Tokenizer, kind: str, suffix: str) -> Path:
+def token_cache_path(cfg: DataConfig, split: str, tokenizer: Tokenizer, kind: str, suffix: str,
+                     extra: dict | None = None) -> Path:
     key = digest({"version": TOKENS_VERSION, "data": split_identity(cfg, split), "kind": kind,
-                  "tokenizer": tokenizer_hash(tokenizer), "seq_len": cfg.seq_len})
+                  "tokenizer": tokenizer_hash(tokenizer), "seq_len": cfg.seq_len, **(extra or {})})
     name = re.sub(r"[^A-Za-z0-9_.-]", "_", cfg.name)
     return Path(cfg.cache_dir) / "tokens" / f"{name}-{split}-{kind}{cfg.seq_len}-{key}{suffix}"
 
@@ -96,7 +98,7 @@ def storage_dtype(vocab_size: int) -> np.dtype:
 
 def _pack_rows(cfg: DataConfig, split: str, tokenizer: Tokenizer) -> np.ndarray:
     start = time.perf_counter()
-    ids, lengths = encode(tokenizer, load_split(cfg, split).texts)
+    ids, lengths = encode(tokenizer, read_split(cfg, split).texts)
     stream = np.full(len(ids) + len(lengths), SEP_ID, dtype=storage_dtype(tokenizer.get_vocab_size()))
     is_sep = np.zeros(len(stream), dtype=bool)
     is_sep[np.cumsum(lengths + 1) - 1] = True

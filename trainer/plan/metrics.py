@@ -42,15 +42,26 @@ def reference_label(reference: str) -> str:
     return "unigram model" if "unigram" in reference else "majority class"
 
 
+def reference_text(reference: str, value: str, classes: dict | None = None) -> str:
+    """``majority class 0.6959``, or with named classes (``classes``: ``{"names", "majority"}``) the class:
+    ``majority class `entailment`: 0.5270``."""
+    label = reference_label(reference)
+    # the loss's reference predicts the training frequencies, not one class
+    if classes and classes.get("majority") is not None and label == "majority class" and "loss" not in reference:
+        return f"{label} `{classes['majority']}`: {value}"
+    return f"{label} {value}"
+
+
 def beats(metric: str, value: float, reference: float) -> bool:
     """Whether ``value`` of ``metric`` is strictly better than its reference (the metric's direction)."""
     better = DIRECTIONS.get(metric.split("/", 1)[-1], "minimize")
     return value > reference if better == "maximize" else value < reference
 
 
-def with_reference(metrics: dict[str, float], metric: str, fmt=lambda v: f"{v:.4f}") -> str:
+def with_reference(metrics: dict[str, float], metric: str, fmt=lambda v: f"{v:.4f}",
+                   classes: dict | None = None) -> str:
     """``0.6533 (majority class 0.6959; not better)``: a value beside its input-blind reference, flagged when
-    it does not beat it."""
+    it does not beat it (``classes``: named classes, see :func:`reference_text`)."""
     value = metrics.get(metric)
     if value is None:
         return "-"
@@ -59,7 +70,20 @@ def with_reference(metrics: dict[str, float], metric: str, fmt=lambda v: f"{v:.4
         return fmt(value)
     ref = metrics[reference]
     verdict = "" if beats(metric, value, ref) else "; not better"
-    return f"{fmt(value)} ({reference_label(reference)} {fmt(ref)}{verdict})"
+    return f"{fmt(value)} ({reference_text(reference, fmt(ref), classes)}{verdict})"
+
+
+def per_class_text(metrics: dict[str, float], split: str, classes: dict | None = None,
+                   fmt=lambda v: f"{v:.4f}") -> str | None:
+    """Each class's recall on ``split`` (val, test): ```entailment` 0.8100, `not_entailment` 0.4000`` (the
+    class index where the classes have no names); None when the run logged none."""
+    prefix = f"{split}/recall_"
+    found = sorted((int(k.removeprefix(prefix)), v) for k, v in metrics.items()
+                   if k.startswith(prefix) and k.removeprefix(prefix).isdigit())
+    if not found:
+        return None
+    names = (classes or {}).get("names") or []
+    return ", ".join(f"`{names[c] if c < len(names) else c}` {fmt(v)}" for c, v in found)
 
 
 def flags(metrics: dict[str, float], objective: str | None = None) -> list[str]:

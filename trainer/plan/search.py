@@ -48,6 +48,7 @@ class SearchPlan:
     study_dir: Path
     config: dict
     budget: str = ""  # the largest candidate's size, FLOPs and memory against the machine's
+    classes: dict | None = None  # the labelled data's named classes, once the data is prepared
 
     @property
     def name(self) -> str:

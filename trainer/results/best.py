@@ -27,6 +27,7 @@ def _entry(study: optuna.Study, t: FrozenTrial) -> dict:
             "baseline": t.user_attrs.get("baseline"), "values": dict(zip(names, t.values, strict=True)),
             "params": t.user_attrs.get("params"), "flops": t.user_attrs.get("flops"),
             "metrics": t.user_attrs.get("metrics", {}),
+            **({"classes": classes} if (classes := study.user_attrs.get("classes")) else {}),
             "retrain": f"layernas retrain study.name={study.study_name} trial={t.number}"}
 
 

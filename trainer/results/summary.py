@@ -49,7 +49,9 @@ def reference_line(study: optuna.Study) -> str | None:
               if metric in t.user_attrs.get("metrics", {})]
     if not values:
         return None
-    what = "the unigram model" if metric == "val/unigram_loss" else "always predicting the majority class"
+    majority = (study.user_attrs.get("classes") or {}).get("majority")
+    what = "the unigram model" if metric == "val/unigram_loss" else "always predicting the majority class" \
+        + (f" `{majority}`" if majority is not None else "")
     better = "higher" if study.directions[0] == optuna.study.StudyDirection.MAXIMIZE else "lower"
     return (f"- reference: {what} scores {objective_names(study)[0]} = {values[-1]:.4f} on the validation split "
             f"({better} is better); a result near it is no signal")

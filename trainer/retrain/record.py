@@ -11,14 +11,15 @@ from pathlib import Path
 
 import yaml
 
-from layernas.trainer.plan.metrics import beats, flags, reference_label, reference_of, with_reference
+from layernas.trainer.plan.metrics import beats, flags, reference_of, reference_text, with_reference
 from layernas.trainer.plan.objectives import COSTS
 from layernas.trainer.plan.run import RunPlan
 from layernas.trainer.plumbing.provenance import git_commit
 
 
-def seed_line(metrics: dict, objectives) -> str:
-    """Each trained objective on validation and test, beside its input-blind reference."""
+def seed_line(metrics: dict, objectives, classes: dict | None = None) -> str:
+    """Each trained objective on validation and test, beside its input-blind reference (``classes``: named
+    classes, whose majority class the reference names)."""
     parts = []
     for objective in objectives:
         if objective.key in COSTS:
@@ -26,7 +27,7 @@ def seed_line(metrics: dict, objectives) -> str:
         for split in ("val", "test"):
             name = f"{split}/{objective.key.split('/', 1)[1]}"
             if name in metrics:
-                parts.append(f"{name} = {with_reference(metrics, name)}")
+                parts.append(f"{name} = {with_reference(metrics, name, classes=classes)}")
     problems = flags(metrics, objectives[0].key)
     return ", ".join(parts) + (f" [{'; '.join(problems)}]" if problems else "")
 
@@ -51,7 +52,7 @@ def _reference_text(document: dict, name: str, n: int) -> str:
         return ""
     value, ref = document[name]["mean"], document[reference]["mean"]
     verdict = "" if beats(name, value, ref) else "; not better"
-    return f" ({reference_label(reference)} {ref:.4f}{verdict})"
+    return f" ({reference_text(reference, f'{ref:.4f}', document.get('classes'))}{verdict})"
 
 
 def mean_std(summary: dict, n: int) -> str:
@@ -59,9 +60,11 @@ def mean_std(summary: dict, n: int) -> str:
     return f"{summary['mean']:.4f}" if n == 1 else f"{summary['mean']:.4f} +- {summary['std']:.4f}"
 
 
-def summary_document(arch, trial, runs: list[dict], objectives, val_batches: int | None, proxy_slice) -> dict:
+def summary_document(arch, trial, runs: list[dict], objectives, val_batches: int | None, proxy_slice,
+                     classes: dict | None = None) -> dict:
     """metrics.json: per seed, and mean and std of every metric and of each objective (the first one is the
-    headline: ``objective``, ``mean``, ``std``)."""
+    headline: ``objective``, ``mean``, ``std``); with named classes, ``classes``: their names (class 0's
+    first) and the majority class, which recall_<class> and the majority_* references refer to."""
     stats = {k: _mean_std([r["metrics"][k] for r in runs if k in r["metrics"]])
              for k in sorted({k for r in runs for k in r["metrics"]})}
     listed = []
@@ -75,7 +78,7 @@ def summary_document(arch, trial, runs: list[dict], objectives, val_batches: int
             "objective": first["key"], "mean": first["mean"], "std": first["std"], "objectives": listed,
             **stats, "flags": sorted({f for r in runs for f in r.get("flags", [])}),
             "val_batches": val_batches, "proxy_val_batches": proxy_slice,
-            "runs": runs, "git_commit": git_commit()}
+            **({"classes": classes} if classes else {}), "runs": runs, "git_commit": git_commit()}
 
 
 def _mean_std(values: list[float]) -> dict:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import optuna
 
-from layernas.trainer.plan.metrics import beats, reference_label, reference_of
+from layernas.trainer.plan.metrics import beats, per_class_text, reference_of, reference_text
 from layernas.trainer.plan.recorded import Recorded
 from layernas.trainer.results.extensions import Extension, register
 from layernas.trainer.results.format import fmt
@@ -42,21 +42,35 @@ def retrain_lines(study: optuna.Study, study_dir: Path) -> list[str]:
     for d in docs:
         trial = by_number.get(d.get("trial"))
         proxy = fmt(trial.values[0]) if trial is not None and trial.values else "-"
-        proxy += _reference_cell(trial.user_attrs.get("metrics", {}), metric) if trial is not None else ""
+        proxy += _reference_cell(trial.user_attrs.get("metrics", {}), metric, d.get("classes")) \
+            if trial is not None else ""
         steps = sorted({r.get("steps") for r in d.get("runs", []) if r.get("steps")})
         lines.append(f"| {d.get('trial') if d.get('trial') is not None else '-'} | {proxy} | "
                      f"{_retrained_cell(d, metric)} | {_slice(d.get('val_batches', 'unknown'))} | "
                      f"{_retrained_cell(d, sliced)} | {_retrained_cell(d, test)} | "
                      f"{', '.join(map(str, steps)) or '-'} | {len(d.get('seeds', []))} | "
                      f"{', '.join(d.get('flags') or [])} | `{d.get('arch', '')}` |")
-    return lines + _other_test_lines(docs, test)
+    return lines + _other_test_lines(docs, test) + _per_class_lines(docs)
+
+
+def _per_class_lines(docs: list[dict]) -> list[str]:
+    """Each retrained model's recall of each class (the mean over seeds), named where the classes have names."""
+    out = []
+    for d in docs:
+        means = {k: v["mean"] for k, v in d.items() if "/recall_" in k and isinstance(v, dict)}
+        texts = [f"{what} {text}" for split, what in (("val", "validation"), ("test", "test"))
+                 if (text := per_class_text(means, split, d.get("classes"), fmt))]
+        if texts:
+            trial = d.get("trial") if d.get("trial") is not None else "-"
+            out.append(f"- recall by class, trial {trial}: " + "; ".join(texts))
+    return ["", *out] if out else []
 
 
 def _other_test_lines(docs: list[dict], shown: str) -> list[str]:
     """The retrained models' other test metrics, each beside its reference."""
     references = {reference_of(k) for d in docs for k in d if k.startswith("test/")}
     names = sorted({k for d in docs for k in d if k.startswith("test/") and k != shown and k not in references
-                    and k != "test/predicted_classes"})
+                    and k != "test/predicted_classes" and "/recall_" not in k})
     if not names:
         return []
     return ["", "| trial | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|",
@@ -78,16 +92,17 @@ def _retrained_cell(d: dict, name: str) -> str:
     text = fmt(value["mean"]) if len(d.get("seeds", [])) == 1 else f"{fmt(value['mean'])} +- {fmt(value['std'])}"
     reference = d.get(reference_of(name) or "")
     means = {name: value["mean"], reference_of(name): reference["mean"]} if isinstance(reference, dict) else {}
-    return text + _reference_cell(means, name)
+    return text + _reference_cell(means, name, d.get("classes"))
 
 
-def _reference_cell(metrics: dict, name: str) -> str:
-    """`` (majority class 0.6959; not better)``, or nothing when the run logged no reference."""
+def _reference_cell(metrics: dict, name: str, classes: dict | None = None) -> str:
+    """`` (majority class 0.6959; not better)`` (with named classes: ``majority class `entailment`: 0.5270``),
+    or nothing when the run logged no reference."""
     reference = reference_of(name)
     if reference is None or reference not in metrics or name not in metrics:
         return ""
     verdict = "" if beats(name, metrics[name], metrics[reference]) else "; not better"
-    return f" ({reference_label(reference)} {fmt(metrics[reference])}{verdict})"
+    return f" ({reference_text(reference, fmt(metrics[reference]), classes)}{verdict})"
 
 
 def _slice(batches) -> str:

@@ -14,10 +14,12 @@ The study's model, data and task settings are used unless the command overrides 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import yaml
 
+from layernas.trainer.plan.labels import named_classes
 from layernas.trainer.plan.metrics import flags
 from layernas.trainer.plumbing.files import atomic_write, atomic_write_text
 from layernas.trainer.retrain.plan import RetrainPlan
@@ -49,7 +51,9 @@ def retrain(plan: RetrainPlan) -> dict:
         remove_earlier(out)
     if plan.note:
         print(plan.note, flush=True)
-    info = prepare_data(plan.run)
+    info = prepare_data(plan.run, test=True)  # a test label that is not a class fails here, before training
+    run, config = named_classes(plan.run, plan.config)  # config.yaml and the runs name the classes
+    plan = replace(plan, run=run, config=config)
     print(check_budget(plan.arch, plan.run, info.vocab_size, info.n_classes), flush=True)
     runs, model = dict(kept), None
     for seed in plan.seeds:
@@ -57,9 +61,9 @@ def retrain(plan: RetrainPlan) -> dict:
             print(f"seed {seed}: kept from the earlier retrain with the same settings "
                   f"({objectives[0].key} = {kept[seed]['metrics'].get(objectives[0].key, float('nan')):.4f})")
             continue
-        runs[seed], model = _train_seed(plan, seed)
+        runs[seed], model = _train_seed(plan, seed, info.classes)
     document = summary_document(plan.arch, plan.trial, [runs[s] for s in sorted(runs)], objectives,
-                                plan.run.trainer.limit_val_batches, plan.proxy_slice)
+                                plan.run.trainer.limit_val_batches, plan.proxy_slice, info.classes)
     atomic_write_text(out / "metrics.json", json.dumps(document, indent=2))
     atomic_write_text(out / "arch.txt", str(plan.arch) + "\n")
     if model is not None:
@@ -69,7 +73,7 @@ def retrain(plan: RetrainPlan) -> dict:
     return document
 
 
-def _train_seed(plan: RetrainPlan, seed: int) -> tuple[dict, object]:
+def _train_seed(plan: RetrainPlan, seed: int, classes: dict | None = None) -> tuple[dict, object]:
     """One seed's run: trained, its weights saved, its line printed; returns its record and the model."""
     from layernas.trainer.core.proxy import RunSpec, run_proxy
     from layernas.trainer.core.tracking import RunInfo
@@ -84,7 +88,7 @@ def _train_seed(plan: RetrainPlan, seed: int) -> tuple[dict, object]:
     record = {"seed": seed, "objective": result.objective, "metrics": result.metrics, "steps": result.steps,
               "params": result.params, "flops": result.flops, "wall_s": result.wall_s, "run_dir": result.run_dir,
               "flags": flags(result.metrics, plan.run.objective.key)}
-    print(f"seed {seed}: {seed_line(result.metrics, plan.run.objectives)}", flush=True)
+    print(f"seed {seed}: {seed_line(result.metrics, plan.run.objectives, classes)}", flush=True)
     return record, result.model
 
 

@@ -55,7 +55,11 @@ def plan_search(cfg: dict) -> SearchPlan:
 def with_data(plan: SearchPlan, info) -> SearchPlan:
     """The same plan with the space's costs (and constraints) for the tokenizer's real vocabulary, and the
     size line for it and the data's classes, known once the data is prepared; the check that some candidate
-    fits is made again."""
+    fits is made again. The run and its config name the classes from here on (``data.label_names``)."""
+    from layernas.trainer.plan.labels import named_classes  # reads data: not imported with the plan
+
     space = replace(plan.space, vocab_size=info.vocab_size)
     space.check_feasible()
-    return replace(plan, space=space, budget=check_budget(space, plan.run, info.vocab_size, info.n_classes))
+    run, config = named_classes(plan.run, plan.config)  # the study's config names the classes from here on
+    return replace(plan, space=space, budget=check_budget(space, plan.run, info.vocab_size, info.n_classes),
+                   run=run, config=config, classes=info.classes)

@@ -40,6 +40,8 @@ def open_study(plan: SearchPlan) -> optuna.Study:
     study.set_user_attr("config", plan.config)
     study.set_user_attr("git_commit", git_commit())  # the code that ran the trials, for best.yaml and report.md
     study.set_user_attr("objectives", [o.__dict__ for o in plan.objectives])
+    if plan.classes:  # the classes' names and the majority class, for the reports
+        study.set_user_attr("classes", plan.classes)
     study.set_user_attr("pruner", {"asked": plan.pruner.name, "used": plan.pruner.name if plan.prunes else "none"})
     return study
 
