@@ -119,20 +119,42 @@ def test_an_audit_stopped_by_sigint_and_killed_resumes_and_keeps_every_finished_
     assert "t audit" in names
 
 
-def test_two_workers_split_an_audit(tiny_study, tmp_path):
+def test_two_workers_split_an_audit_that_reruns_the_proxy_on_its_seeds(tiny_study, tmp_path):
     results = copy_of(tiny_study, tmp_path)
-    proc = audit(results, "logger=none", "audit.n_workers=2", "audit.zero_cost=false")
+    proc = audit(results, "logger=none", "audit.n_workers=2", "audit.zero_cost=false", "audit.budgets=[1,2]")
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
     done = audit_records(results)
-    assert len(done) == 6 and all(v["state"] == "complete" for v in done.values())
-    assert (results / "t" / "audit" / "audit.md").exists()
+    # x1 on the study's own seed 0 is the trial itself: only seed 1 is trained again at x1
+    assert sorted(k.split("/", 2)[2] for k in done) == ["1/1"] * 3 + ["2/0"] * 3 + ["2/1"] * 3
+    assert all(v["state"] == "complete" for v in done.values())
+    folder = results / "t" / "audit"
+    doc = json.loads((folder / "audit.json").read_text())
+    x2 = doc["agreement"]["x2"]
+    assert x2["proxy_seeds_resampled"] and [a["x1_seeds"] for a in doc["archs"]] == [2, 2, 2]
+    assert "the intervals resample the proxy's own seeds (x1 runs)" in (folder / "audit.md").read_text()
+    searched = sum(1 for a in doc["archs"] if not a["baseline"])
+    assert x2["family"]["n"] == searched and f"among {searched} searched" in out
+
+    # re-read from audit.json alone, as written before per-seed values were kept (two seeds: exact)
+    from layernas.trainer.audit.reread import main as reread
+
+    for row in doc["archs"]:
+        for key in [k for k in row if k.endswith("_values")]:
+            del row[key]
+    (folder / "audit.json").write_text(json.dumps(doc))
+    reread([str(folder), "--bootstrap", "200"])
+    again = json.loads((folder / "audit.json").read_text())
+    assert again["agreement"]["x2"]["tau"] == pytest.approx(x2["tau"])
+    assert again["agreement"]["x2"]["seed_std"] == pytest.approx(x2["seed_std"])
 
 
 @pytest.mark.parametrize(("args", "message"), [
     (["audit.k=2"], "audit.k=2 is not allowed; allowed: 3 to "),
     (["audit.k=99"], "audit.k=99 is not allowed; allowed: 3 to "),
     (["audit.budgets=[0.5]"], "audit.budgets=[0.5] is not allowed"),
+    (["audit.budgets=[1]"], "audit.budgets=[1] is not allowed; allowed: a non-empty list of multiples of the "
+                            "proxy's steps, each >= 1, one of them > 1"),
     (["audit.seeds=[]"], "audit.seeds=[] is not allowed"),
     (["audit.select=best"], "audit.select='best' is not allowed; allowed: stratified, top, random"),
     (["study.name=nope"], "study.name='nope' has no study"),

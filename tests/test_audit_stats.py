@@ -86,3 +86,37 @@ def test_recommendation_takes_the_cheapest_trusted_signal():
     out = recommend({"params": bad}, [], {10.0: bad}, 300, 10.0)
     assert out["proxy"] is None and "none of the measured proxies is trustworthy" in out["line"]
     assert TRUSTED_TAU == 0.6
+
+
+def _arch(trial, proxy, values, baseline=None):
+    from layernas.trainer.audit.summary import Arch
+
+    return Arch(trial, f"a{trial}", baseline, proxy, budgets={10.0: dict(enumerate(values))})
+
+
+def test_the_tau_among_searched_networks_against_a_hand_count():
+    from layernas.trainer.audit.summary import budget_rows
+
+    # searched: proxy order 0,1,2,3; reference means 2,1,4,3 -> pairs (0,1) and (2,3) discordant, the other
+    # four concordant: tau = (4 - 2) / 6. The baselines sit far apart in both orders, which lifts the
+    # all-networks tau: it counts the family against the baselines too.
+    archs = [_arch(0, 1.0, [2.0, 2.0]), _arch(1, 2.0, [1.0, 1.0]), _arch(2, 3.0, [4.0, 4.0]),
+             _arch(3, 4.0, [3.0, 3.0]), _arch(4, 10.0, [10.0, 10.0], "bert"), _arch(5, 11.0, [11.0, 11.0], "conv")]
+    row = budget_rows(archs, [10.0], n_boot=200, seed=0)[10.0]
+    assert row["family"]["tau"] == pytest.approx(1 / 3) and row["family"]["n"] == 4
+    # all six: 15 pairs, the same 2 discordant: (13 - 2) / 15
+    assert row["tau"] == pytest.approx(11 / 15)
+    assert row["family"]["regret_top1"] == pytest.approx(1.0)  # the proxy's pick (2.0) against the best (1.0)
+    few = budget_rows(archs[2:], [10.0], n_boot=50, seed=0)[10.0]
+    assert few["family"]["n"] == 2 and few["family"]["tau"] is None
+
+
+def test_the_proxy_seeds_widen_the_interval_when_they_disagree():
+    # the reference orders the five exactly; the proxy's single values too, but its other seeds reverse it
+    reference = [[float(i)] * 2 for i in range(5)]
+    proxy = [0.0, 1.0, 2.0, 3.0, 4.0]
+    fixed = bootstrap(proxy, reference, kendall, n=300, seed=0)
+    noisy = bootstrap(proxy, reference, kendall, n=300, seed=0,
+                      proxy_seeds=[[p, 4.0 - p] for p in proxy])
+    assert fixed == pytest.approx((1.0, 1.0))
+    assert noisy[0] < 0 < noisy[1] <= 1.0

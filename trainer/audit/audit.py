@@ -68,7 +68,9 @@ def plan_audit(ref: StudyRef, settings: AuditConfig, logger: LoggerConfig, seed:
                          f"audit.k={k!r} is not allowed: study {study.study_name!r} has only {len(trials)} completed "
                          "trials with distinct networks and an audit needs at least 3")
     chosen = select(trials, k, settings.select, seed)
-    jobs = [Job(t.number, t.user_attrs["arch"], b, s) for b in settings.budgets for t in chosen for s in settings.seeds]
+    # x1 on the study's own seed is the trial itself: its value is taken, not trained again
+    jobs = [Job(t.number, t.user_attrs["arch"], b, s) for b in settings.budgets for t in chosen for s in settings.seeds
+            if not (b == 1 and s == recorded.seed)]
     sign = -1.0 if study.directions[0] == optuna.study.StudyDirection.MAXIMIZE else 1.0
     run = replace(recorded.run, logger=logger, results_dir=ref.results_dir)
     return AuditPlan(study, ref.folder / "audit", ref.storage, run, settings, chosen, jobs, sign, seed)
@@ -81,6 +83,8 @@ def collect(plan: AuditPlan) -> list[Arch]:
     for t in plan.chosen:
         arch = Arch(t.number, t.user_attrs["arch"], t.user_attrs.get("baseline"), plan.sign * t.values[0],
                     curve={int(s): plan.sign * v for s, v in t.user_attrs.get("curve", [])})
+        if 1.0 in plan.budgets:
+            arch.budgets[1.0] = {plan.run.seed: arch.proxy}
         for job in (j for j in plan.jobs if j.trial == t.number):
             record = done.get(job.key, {})
             if record.get("state") == "complete":

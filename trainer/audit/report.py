@@ -58,7 +58,27 @@ def _arch_row(plan, a, zero: dict) -> dict:
         row[f"x{b:g}_mean"] = statistics.fmean(values) if values else None
         row[f"x{b:g}_std"] = statistics.stdev(values) if len(values) > 1 else None
         row[f"x{b:g}_seeds"] = len(values)
+        row[f"x{b:g}_values"] = values
     return {**row, **{f"zc_{k}": v for k, v in zero.items()}}
+
+
+def family_lines(doc: dict) -> list[str]:
+    """The within-family tau against the reference budget, in words, and whether the proxy's seed noise is
+    in the intervals."""
+    row = doc["agreement"].get(f"x{doc['reference']:g}") or {}
+    fam = row.get("family") or {}
+    resampled = "the intervals resample the proxy's own seeds (x1 runs)" if row.get("proxy_seeds_resampled") else \
+        "the intervals hold the proxy's single-seed values fixed (add 1 to audit.budgets to resample them)"
+    if not isinstance(fam.get("tau"), float) or not math.isfinite(fam["tau"]):
+        return [f"Among the searched networks alone: fewer than 3 were audited, no tau; {resampled}."]
+    return [f"Among the {fam['n']} searched networks alone the proxy's tau against x{doc['reference']:g} is "
+            f"**{_num(fam['tau'], 2)}** (95% CI {_num(fam['tau_ci'][0], 2)} to {_num(fam['tau_ci'][1], 2)}), against "
+            f"{_num(row['tau'], 2)} over all {row['n']}; {resampled}."]
+
+
+def flat(rows: list[dict]) -> list[dict]:
+    """The rows without their lists of per-seed values (audit.json keeps them; a CSV cell holds one value)."""
+    return [{k: v for k, v in r.items() if not k.endswith("_values")} for r in rows]
 
 
 def _csv(rows: list[dict]) -> str:
@@ -76,15 +96,21 @@ def markdown(doc: dict, images: dict[str, Path]) -> str:
              f"against training {', '.join(f'x{b:g}' for b in doc['budgets'])} as long, on seeds {doc['seeds']} "
              f"({doc['metric']}, {doc['direction']}; 95% intervals by a bootstrap over architectures and seeds).", "",
              f"**{doc['recommendation']['line']}**", "",
-             "| budget | Kendall tau | 95% CI | Spearman rho | 95% CI | top-1 regret | top-3 regret | seed std "
-             "| arch std |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             *family_lines(doc), "",
+             "| budget | Kendall tau | 95% CI | tau among searched | 95% CI | Spearman rho | 95% CI | top-1 regret "
+             "| top-3 regret | seed std | arch std |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, r in doc["agreement"].items():
-        lines.append(f"| {name} | {_num(r['tau'], 2)} | {_ci(r['tau_ci'])} | {_num(r['rho'], 2)} | {_ci(r['rho_ci'])} "
-                     f"| {_num(r['regret_top1'])} | {_num(r['regret_top3'])} | {_num(r['seed_std'])} | "
-                     f"{_num(r['arch_std'])} |")
-    lines += ["", "Regret: how much worse, at that budget, the proxy's pick (or the best of its top 3) is than the "
-              "budget's best. Seed std at or above arch std: the seeds move a result as much as the architecture.", ""]
+        fam = r.get("family") or {}
+        lines.append(f"| {name} | {_num(r['tau'], 2)} | {_ci(r['tau_ci'])} | {_num(fam.get('tau'), 2)} "
+                     f"({fam.get('n', 0)}) | {_ci(fam.get('tau_ci', (None, None)))} | {_num(r['rho'], 2)} | "
+                     f"{_ci(r['rho_ci'])} | {_num(r['regret_top1'])} | {_num(r['regret_top3'])} | "
+                     f"{_num(r['seed_std'])} | {_num(r['arch_std'])} |")
+    lines += ["", "Tau among searched: the same agreement over the searched (non-baseline) networks only, how many "
+              "in brackets: the order inside the family that the search's pick depends on (the all-networks tau "
+              "also counts how the family separates from the baselines). Regret: how much worse, at that budget, the "
+              "proxy's pick (or the best of its top 3) is than the budget's best. Seed std at or above arch std: "
+              "the seeds move a result as much as the architecture.", ""]
     if doc["zero_cost"]:
         lines += [f"## Zero-cost proxies at initialisation, against {ref}", "", "| proxy | tau | 95% CI | rho |",
                   "|---|---|---|---|"]
@@ -117,12 +143,14 @@ def write_audit(plan, archs, scores: dict) -> dict:
                                 "ranks": rank_plot(plan, archs, folder / "plots" / "ranks.png"),
                                 "ladder": ladder_plot(doc, folder / "plots" / "ladder.png")}.items() if v}
     atomic_write_text(folder / "audit.json", json.dumps(doc, indent=2, default=str))
-    atomic_write_text(folder / "audit.csv", _csv(doc["archs"]))
+    atomic_write_text(folder / "audit.csv", _csv(flat(doc["archs"])))
     atomic_write_text(folder / "audit.md", markdown(doc, images))
     print(doc["recommendation"]["line"], flush=True)
     for name, r in doc["agreement"].items():
-        print(f"  proxy vs {name}: tau {_num(r['tau'], 2)} {_ci(r['tau_ci'])}, top-1 regret {_num(r['regret_top1'])}",
-              flush=True)
+        fam = r.get("family") or {}
+        print(f"  proxy vs {name}: tau {_num(r['tau'], 2)} {_ci(r['tau_ci'])}, among {fam.get('n', 0)} searched "
+              f"{_num(fam.get('tau'), 2)} {_ci(fam.get('tau_ci', (None, None)))}, top-1 regret "
+              f"{_num(r['regret_top1'])}", flush=True)
     write_results(plan.study, folder.parent)  # report.md links the audit
     print(f"wrote {folder}/audit.md, audit.csv, audit.json, plots/; {folder.parent}/report.md links it", flush=True)
     _log_run(doc, images, plan)
@@ -134,10 +162,12 @@ def _log_run(doc: dict, images: dict, plan) -> None:
     from layernas.trainer.core.tracking import RunInfo, log_summary
     from layernas.trainer.plumbing.secrets import redact
 
-    rows = doc["archs"]
+    rows = flat(doc["archs"])
     table = (list(rows[0]), [list(r.values()) for r in rows]) if rows else (["trial"], [])
     summary = {f"tau/{k}": r["tau"] for k, r in doc["agreement"].items()}
     summary.update({f"tau_ci_low/{k}": r["tau_ci"][0] for k, r in doc["agreement"].items()})
+    summary.update({f"tau_family/{k}": r["family"].get("tau") for k, r in doc["agreement"].items()
+                    if r.get("family")})
     summary.update({f"zero_cost_tau/{k}": r["tau"] for k, r in doc["zero_cost"].items()})
     summary["recommendation"] = doc["recommendation"]["line"]
     run = RunInfo(name=f"{doc['study']} audit", group=doc["study"], job_type="audit", save_dir=plan.folder,

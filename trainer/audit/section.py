@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import optuna
@@ -18,10 +19,19 @@ def audit_lines(study: optuna.Study, study_dir: Path) -> list[str]:
     except (OSError, ValueError):
         return []
     taus = ", ".join(f"{name}: tau {r['tau']:.2f} (95% CI {r['tau_ci'][0]:.2f} to {r['tau_ci'][1]:.2f})"
-                     for name, r in doc.get("agreement", {}).items() if r.get("tau") is not None)
+                     + _family(r) for name, r in doc.get("agreement", {}).items() if r.get("tau") is not None)
     return [f"- audit of the proxy ranking ([audit/audit.md](audit/audit.md), {len(doc.get('archs', []))} "
             f"architectures, seeds {doc.get('seeds')}): {taus or 'no budget finished'}",
             f"- {doc.get('recommendation', {}).get('line', '')}"]
+
+
+def _family(row: dict) -> str:
+    """`` and among the 4 searched networks tau 0.00 (95% CI ...)``; empty for an audit without it."""
+    fam = row.get("family") or {}
+    tau, ci = fam.get("tau"), fam.get("tau_ci") or (None, None)
+    if not isinstance(tau, (int, float)) or not math.isfinite(tau):
+        return ""
+    return f" and among the {fam['n']} searched networks tau {tau:.2f} (95% CI {ci[0]:.2f} to {ci[1]:.2f})"
 
 
 register(Extension("audit", summary=audit_lines))

@@ -24,13 +24,40 @@ class Arch:
     curve: dict[int, float] = field(default_factory=dict)
     budgets: dict[float, dict[int, float]] = field(default_factory=dict)  # budget -> seed -> value
 
+    @property
+    def proxy_seeds(self) -> list[float]:
+        """The proxy's values over seeds: the x1 runs (``audit.budgets`` with 1), which hold the study's
+        own value on its seed; empty without them (the proxy is then held fixed in the bootstrap)."""
+        return list(self.budgets.get(1.0, {}).values())
 
-def agreement(proxy: list[float], reference: list[list[float]], n_boot: int, seed: int) -> dict:
-    """tau and rho of ``proxy`` against the mean of ``reference`` with their bootstrap 95% intervals."""
+
+def agreement(proxy: list[float], reference: list[list[float]], n_boot: int, seed: int,
+              proxy_seeds: list[list[float]] | None = None) -> dict:
+    """tau and rho of ``proxy`` against the mean of ``reference`` with their bootstrap 95% intervals (which
+    resample the proxy's seeds too where ``proxy_seeds`` has them)."""
     means = [statistics.fmean(r) for r in reference]
-    return {"tau": kendall(proxy, means), "tau_ci": bootstrap(proxy, reference, kendall, n_boot, seed),
-            "rho": spearman(proxy, means), "rho_ci": bootstrap(proxy, reference, spearman, n_boot, seed),
-            "n": len(proxy)}
+    seeds = proxy_seeds if proxy_seeds and any(proxy_seeds) else None
+    return {"tau": kendall(proxy, means),
+            "tau_ci": bootstrap(proxy, reference, kendall, n_boot, seed, proxy_seeds=seeds),
+            "rho": spearman(proxy, means),
+            "rho_ci": bootstrap(proxy, reference, spearman, n_boot, seed, proxy_seeds=seeds),
+            "n": len(proxy), "proxy_seeds_resampled": seeds is not None}
+
+
+def _agree(archs: list[Arch], budget: float, n_boot: int, seed: int) -> dict:
+    return agreement([a.proxy for a in archs], [list(a.budgets[budget].values()) for a in archs], n_boot, seed,
+                     [a.proxy_seeds for a in archs])
+
+
+def family_row(archs: list[Arch], budget: float, n_boot: int, seed: int) -> dict:
+    """Agreement among the searched (non-baseline) networks only: the order inside the family the search's
+    pick depends on. The all-networks tau also measures how the family separates from the baselines."""
+    family = [a for a in archs if not a.baseline]
+    if len(family) < 3:
+        return {"n": len(family), "tau": None, "tau_ci": (None, None)}
+    row = _agree(family, budget, n_boot, seed)
+    means = [statistics.fmean(a.budgets[budget].values()) for a in family]
+    return {**row, "regret_top1": regret([a.proxy for a in family], means, 1)}
 
 
 def _complete(archs: list[Arch], budget: float) -> list[Arch]:
@@ -46,8 +73,8 @@ def budget_rows(archs: list[Arch], budgets: list[float], n_boot: int, seed: int)
             continue
         proxy, ref = [a.proxy for a in done], [list(a.budgets[b].values()) for a in done]
         means = [statistics.fmean(r) for r in ref]
-        out[b] = {**agreement(proxy, ref, n_boot, seed), "regret_top1": regret(proxy, means, 1),
-                  "regret_top3": regret(proxy, means, 3), **spread(ref)}
+        out[b] = {**_agree(done, b, n_boot, seed), "regret_top1": regret(proxy, means, 1),
+                  "regret_top3": regret(proxy, means, 3), **spread(ref), "family": family_row(done, b, n_boot, seed)}
     return out
 
 

@@ -12,6 +12,7 @@ from optuna.trial import FrozenTrial, TrialState
 from layernas.trainer.results.extensions import lines as extension_lines
 from layernas.trainer.results.format import fmt
 from layernas.trainer.results.noise import seed_noise, within_noise
+from layernas.trainer.results.signal import no_signal, verdict
 from layernas.trainer.results.ranking import best_trials, ranked, tied_with_best
 from layernas.trainer.results.summary import header_lines, noise_lines, reference_line, trial_numbers, twins
 from layernas.trainer.results.table import objective_labels, reasons, state_name
@@ -26,6 +27,8 @@ def markdown(study: optuna.Study, folder: Path, images: dict[str, Path]) -> str:
     lines += [reference] if reference else []
     top = ranked(study)
     noise = seed_noise(study)
+    said = verdict(study, top, noise)
+    lines[2:2] = [f"**{said}**", ""] if said else []
     lines += (noise_lines(study, top, noise) + extension_lines(study, folder, "summary")
               + extension_lines(study, folder, "before_leaderboard") + [""])
     tied = tied_with_best(top)
@@ -48,7 +51,8 @@ def leaderboard_lines(study: optuna.Study, names: list[str], top: list[FrozenTri
     head = ("| rank | trial | " + " | ".join(names)
             + " | vs best | params | FLOPs/seq | baseline | flags | architecture |")
     sep = "|---" * (7 + len(names)) + "|---|"
-    row = _Row(top[0].values[0] if top else None, noise, twins(trials))
+    row = _Row(top[0].values[0] if top else None, noise, twins(trials),
+               lambda t: no_signal(study, t, noise))
     lines = ["## Leaderboard", "", head, sep]
     for i, t in enumerate(top[:15], 1):
         lines.append(row(i, t))
@@ -77,18 +81,23 @@ def problem_lines(trials: list[FrozenTrial]) -> list[str]:
 
 class _Row:
     """One leaderboard row; ``vs best`` is the difference to the best's first objective, ``(tie)`` when
-    the seed noise cannot tell them apart."""
+    the seed noise cannot tell them apart; ``no signal`` leads the flags of a value within the noise of the
+    input-blind reference (or not better than it)."""
 
-    def __init__(self, best: float | None, noise: dict | None, same: dict[int, list[int]] | None = None) -> None:
-        self.best, self.noise, self.same = best, noise, same or {}
+    def __init__(self, best: float | None, noise: dict | None, same: dict[int, list[int]] | None = None,
+                 silent=lambda t: False) -> None:
+        self.best, self.noise, self.same, self.silent = best, noise, same or {}, silent
 
     def __call__(self, rank, t: FrozenTrial) -> str:
         u = t.user_attrs
         values = " | ".join(fmt(v) for v in t.values)
         number = f"{t.number} (= {trial_numbers(self.same[t.number])})" if t.number in self.same else str(t.number)
         return (f"| {rank} | {number} | {values} | {self._versus(t)} | {fmt(u.get('params'))} | "
-                f"{fmt(u.get('flops'))} | {u.get('baseline', '')} | {', '.join(u.get('flags') or [])} | "
+                f"{fmt(u.get('flops'))} | {u.get('baseline', '')} | {', '.join(self._flags(t))} | "
                 f"`{u.get('arch', '')}` |")
+
+    def _flags(self, t: FrozenTrial) -> list[str]:
+        return (["no signal"] if self.silent(t) else []) + list(t.user_attrs.get("flags") or [])
 
     def _versus(self, t: FrozenTrial) -> str:
         if self.best is None or t.values[0] == self.best:

@@ -101,27 +101,41 @@ def trial_numbers(numbers: list[int]) -> str:
 
 
 def noise_lines(study: optuna.Study, top: list[FrozenTrial], noise: dict | None) -> list[str]:
-    """report.md's lines on the seed noise at the study's budget and what the best is tied with."""
+    """report.md's lines on the seed noise at the study's budget, what the best is tied with, and the
+    selection bias of the best of many noisy values."""
     name = objective_names(study)[0]
     if noise is None:
         return [f"- seed noise: not measured; `study.noise_seeds=[1,2]` trains the baselines on two more seeds "
-                f"so that differences of `{name}` within the noise are marked as ties"]
+                f"so that differences of `{name}` within the noise are marked as ties"] + selection_lines(study, top)
     per = ", ".join(f"{b} {fmt(v['mean'])} ± {fmt(v['std'])}" for b, v in noise["baselines"].items())
-    lines = [f"- seed noise at this budget: σ = {fmt(noise['std'])} (pooled std of `{name}` over seeds "
-             f"{', '.join(map(str, noise['seeds']))} of the baselines: {per}); values within {TIE_SIGMAS:g}σ = "
-             f"{fmt(noise['tie_within'])} of each other are ties"]
+    left_out = f"; left out as constant predictors: {', '.join(noise['constant'])}" if noise.get("constant") else ""
+    lines = [f"- seed noise at this budget: σ = {fmt(noise['std'])} with {noise['dof']} degrees of freedom (pooled "
+             f"std of `{name}` over seeds {', '.join(map(str, noise['seeds']))} of the baselines: {per}{left_out}); "
+             f"two single-seed values differ with std √2σ = {fmt(noise['diff_std'])}, so values within "
+             f"{TIE_SIGMAS:g}√2σ = {fmt(noise['tie_within'])} of each other are ties"]
     tied = ties(top, noise)
-    if len(top) < 2:
-        return lines
+    if len(top) >= 2:
+        lines.append(_lead_line(study, top, tied))
+    return lines + selection_lines(study, top)
+
+
+def _lead_line(study: optuna.Study, top: list[FrozenTrial], tied: dict) -> str:
     best, second = top[0], top[1]
-    gap = abs(best.values[0] - second.values[0])
     if tied["all"]:
         what = [f"#{n}" + (" (runner-up)" if n == tied["runner_up"] else "")
                 + (f" (baseline {study.trials[n].user_attrs.get('baseline', '')})" if n in tied["baselines"] else "")
                 for n in tied["all"]]
-        lines.append(f"- the best, #{best.number}, is within the seed noise of {', '.join(what)}: at this budget "
-                     "that is a tie, not a win; retrain them on several seeds before choosing")
-    else:
-        lines.append(f"- the best, #{best.number}, leads the runner-up #{second.number} by {fmt(gap)}, more than "
-                     f"{TIE_SIGMAS:g}σ")
-    return lines
+        return (f"- the best, #{best.number}, is within the seed noise of {', '.join(what)}: at this budget that "
+                "is a tie, not a win; race them on several seeds before choosing (`layernas race`)")
+    gap = abs(best.values[0] - second.values[0])
+    return (f"- the best, #{best.number}, leads the runner-up #{second.number} by {fmt(gap)}, more than "
+            f"{TIE_SIGMAS:g} standard deviations of the difference")
+
+
+def selection_lines(study: optuna.Study, top: list[FrozenTrial]) -> list[str]:
+    """One line: the best of many noisy values is biased towards better (selection)."""
+    if len(top) < 2:
+        return []
+    worse = "higher" if study.directions[0] == optuna.study.StudyDirection.MINIMIZE else "lower"
+    return [f"- the best of {len(top)} noisy values is biased by selection: trained again on another seed, it "
+            f"will likely score {worse} than its proxy value"]

@@ -12,7 +12,8 @@ from layernas.trainer.core.tracking import RunInfo
 from layernas.trainer.plan.logger import LoggerConfig
 from layernas.trainer.plumbing.secrets import redact
 from layernas.trainer.results.noise import seed_noise
-from layernas.trainer.results.ranking import best_trials
+from layernas.trainer.results.ranking import best_trials, ranked
+from layernas.trainer.results.signal import verdict
 from layernas.trainer.results.table import objective_names, rows
 from layernas.trainer.results.writer import existing_images
 
@@ -48,7 +49,11 @@ def _log_summary_run(study: optuna.Study, folder: Path, logger: LoggerConfig) ->
     summary = {"n_trials": len(study.trials), "best_trials": [t.number for t in best]}
     noise = seed_noise(study)
     if noise:
-        summary["seed_noise/std"] = noise["std"]
+        summary.update({"seed_noise/std": noise["std"], "seed_noise/dof": noise["dof"],
+                        "seed_noise/tie_within": noise["tie_within"]})
+    said = verdict(study, ranked(study), noise)
+    if said:
+        summary["verdict"] = said
     if best:
         summary.update({f"best/{n}": v for n, v in zip(names, best[0].values, strict=True)})
         summary["best/arch"] = best[0].user_attrs.get("arch")

@@ -15,7 +15,9 @@ import optuna
 from layernas.trainer.plan.search import SearchPlan
 from layernas.trainer.plumbing import interrupts
 from layernas.trainer.results.format import fmt
-from layernas.trainer.results.ranking import best_trials
+from layernas.trainer.results.noise import seed_noise
+from layernas.trainer.results.ranking import best_trials, ranked
+from layernas.trainer.results.signal import verdict
 from layernas.trainer.results.summary_run import log_summary_run
 from layernas.trainer.search.runner import run_trials
 from layernas.trainer.search.slots import counted
@@ -53,6 +55,9 @@ def run_search(plan: SearchPlan, strategy: Strategy | None = None, phases: Seque
         raise
     runner.write_results(plots=True)
     log_summary_run(study, plan.study_dir, plan.run.logger)
+    said = verdict(study, ranked(study), seed_noise(study))
+    if said:
+        print(said, flush=True)
     print(final_line(study, plan), flush=True)
     return study
 

@@ -39,11 +39,15 @@ def regret(proxy: Sequence[float], reference: Sequence[float], top: int = 1) -> 
 
 
 def bootstrap(proxy: Sequence[float], reference: Sequence[Sequence[float]], statistic: Callable,
-              n: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
+              n: int = 1000, seed: int = 0, level: float = 0.95,
+              proxy_seeds: Sequence[Sequence[float]] | None = None) -> tuple[float, float]:
     """Percentile interval of ``statistic(proxy, mean reference)`` resampling the architectures and, within
     each, the reference's seeds (a two-level bootstrap: both the choice of architectures and the seed
     noise of each measurement are uncertain). ``reference[i]`` holds architecture i's values over seeds.
-    Resamples where the statistic is undefined (all picks one architecture) are left out."""
+    ``proxy_seeds[i]``, when given, holds the proxy's own values over seeds: each resample then draws one of
+    them for architecture i (the proxy is a single-seed measurement, so its seed noise enters the
+    interval); otherwise the proxy is held fixed. Resamples where the statistic is undefined (all picks one
+    architecture) are left out."""
     rng = np.random.default_rng(seed)
     proxy = np.asarray(proxy, dtype=float)
     k = len(proxy)
@@ -51,7 +55,9 @@ def bootstrap(proxy: Sequence[float], reference: Sequence[Sequence[float]], stat
     for _ in range(n):
         picks = rng.integers(0, k, size=k)
         means = [float(np.mean(rng.choice(reference[i], size=len(reference[i])))) for i in picks]
-        value = statistic(proxy[picks].tolist(), means)
+        drawn = [float(rng.choice(proxy_seeds[i])) if proxy_seeds and len(proxy_seeds[i]) else float(proxy[i])
+                 for i in picks]
+        value = statistic(drawn, means)
         if math.isfinite(value):
             values.append(value)
     if not values:
