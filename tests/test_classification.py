@@ -112,7 +112,7 @@ def test_a_classification_study_shows_the_majority_baseline_and_flags(constant_h
     report = (folder / "report.md").read_text()
     assert "always predicting the majority class scores val_mcc = 0.0000" in report
     assert "higher is better" in report
-    assert "| constant predictor, val/mcc not better than the majority class |" in report
+    assert "| no signal, constant predictor, val/mcc not better than the majority class |" in report
     assert "is tied with #1 (the same value): their order is a tie-break" in report
 
 

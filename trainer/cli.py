@@ -58,6 +58,12 @@ def _audit(cfg):
     return main(cfg)
 
 
+def _race(cfg):
+    from layernas.trainer.apps.race import main
+
+    return main(cfg)
+
+
 def _proxy(cfg):
     from layernas.trainer.apps.proxy import main
 
@@ -77,6 +83,8 @@ COMMANDS = {
     "report": Command("report", "rebuild a study's report.md, best.yaml, trials.csv and plots", _report),
     "audit": Command("audit", "measure how well a study's proxy ranks its architectures against longer training",
                      _audit),
+    "race": Command("race", "race the networks a study cannot tell from its best at growing budgets on paired seeds",
+                    _race),
     "proxy": Command("proxy", "train one architecture with a short proxy run and print its metrics",
                      _proxy),
     "analyze": Command("analyze", "what a study's model does with its attention heads (and convolution kernels)",
@@ -95,6 +103,7 @@ Examples:
   layernas retrain study.name=smoke seeds=[0,1,2]
   layernas report study.name=smoke
   layernas audit study.name=smoke audit.k=3 audit.budgets=[3] audit.seeds=[0,1]
+  layernas race study.name=smoke race.budgets=[2] race.seeds=[0,1] race.max_k=2
   layernas proxy arch="sdconv(k=9) ffn sa ffn" task=mlm trainer.max_steps=200
   layernas analyze study.name=smoke trial=0 analyze.n_docs=200
 """

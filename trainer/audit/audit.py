@@ -9,7 +9,7 @@ from pathlib import Path
 
 import optuna
 
-from layernas.trainer.audit.runs import Job, finished, records
+from layernas.trainer.audit.runs import PREFIX, finished, records
 from layernas.trainer.audit.select import select
 from layernas.trainer.audit.settings import AuditConfig
 from layernas.trainer.audit.summary import Arch
@@ -19,6 +19,7 @@ from layernas.trainer.plan.run import RunPlan
 from layernas.trainer.plan.study import StorageConfig, StudyRef
 from layernas.trainer.plumbing import interrupts
 from layernas.trainer.results.ranking import candidates
+from layernas.trainer.search.reruns import Job
 from layernas.trainer.search.study import load_existing_study
 
 
@@ -86,7 +87,7 @@ def collect(plan: AuditPlan) -> list[Arch]:
         if 1.0 in plan.budgets:
             arch.budgets[1.0] = {plan.run.seed: arch.proxy}
         for job in (j for j in plan.jobs if j.trial == t.number):
-            record = done.get(job.key, {})
+            record = done.get(PREFIX + job.name, {})
             if record.get("state") == "complete":
                 arch.budgets.setdefault(job.budget, {})[job.seed] = plan.sign * record["value"]
         archs.append(arch)

@@ -22,14 +22,16 @@ def _positive_int(name: str, value) -> None:
 @dataclass(frozen=True)
 class StudyConfig:
     """``study.*``: the study's name (its results folder), its total trial count, this command's time
-    limit in seconds (or None), how many local worker processes run it, and the extra seeds the baselines
-    are trained on to measure the seed noise at the study's budget."""
+    limit in seconds (or None), how many local worker processes run it, the extra seeds the baselines
+    are trained on to measure the seed noise at the study's budget, and whether a full study races the
+    networks tied with its best (``race.*``)."""
 
     name: str
     n_trials: int
     timeout: float | None
     n_workers: int
     noise_seeds: list
+    race: bool = False
 
     def __post_init__(self) -> None:
         _positive_int("study.n_trials", self.n_trials)
@@ -38,6 +40,8 @@ class StudyConfig:
         _positive_int("study.n_workers", self.n_workers)
         if self.timeout is not None and not (isinstance(self.timeout, (int, float)) and self.timeout > 0):
             raise ValueError(f"study.timeout={self.timeout!r} must be a positive number of seconds or null")
+        if not isinstance(self.race, bool):
+            raise ValueError(f"study.race={self.race!r} is not allowed; allowed: true, false")
         seeds = self.noise_seeds
         if (not isinstance(seeds, (list, tuple)) or len(set(map(str, seeds))) != len(seeds)
                 or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)):

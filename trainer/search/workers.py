@@ -87,6 +87,30 @@ def supervise(workers: list, wait_all, exit_code, name, what: str, work=None) ->
               file=sys.stderr, flush=True)
 
 
+def command_workers(command: str, key: str, n: int, threads: int, work, what: str = "runs") -> None:
+    """``<key>.n_workers=n`` of a command whose runs are claims (an audit, a race): ``n - 1`` more processes
+    run this same command line (one worker each, ``threads`` torch threads, no report: this process writes
+    it), while this one does its ``work``; a signal is passed on to them."""
+    import subprocess
+
+    from hydra.core.hydra_config import HydraConfig
+
+    overrides = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+    line = [sys.executable, "-m", _program(), command,
+            *[o for o in overrides if not o.startswith((f"{key}.n_workers=", f"{key}.threads=", f"{key}.report="))],
+            f"{key}.n_workers=1", f"{key}.threads={threads}", f"{key}.report=false"]
+    extra = [subprocess.Popen(line) for _ in range(n - 1)]
+    supervise(extra, lambda ps: [p.wait() for p in ps], lambda p: p.returncode, lambda p: f"{command} worker {p.pid}",
+              what, work=work)
+
+
+def _program() -> str:
+    """The module this process runs as (``python -m <module>``), which the workers run too; the console
+    script ``layernas`` runs :mod:`layernas.trainer.cli`."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    return spec.name if spec is not None and spec.name not in ("__main__", "") else "layernas.trainer.cli"
+
+
 def _reap(workers: list) -> None:
     """Reap each worker as it ends: a killed one must not linger as a zombie."""
     waiting = [w for w in workers if w.exitcode is None]
