@@ -15,10 +15,17 @@ import math
 
 import torch
 
-# Query rows per block. The (B h, block, T) buffers are rewritten many times per block, so they should
-# stay in cache: 64 rows at B h = 16, T = 2048 is 8 MiB in float32 (this machine has a 32 MiB L3); larger
-# blocks measured slower at T = 2048, smaller ones no faster.
-BLOCK = 256
+# Query rows per block: as many as keep each (B h, rows, T) buffer of a block (three are live) within
+# BLOCK_ELEMENTS, at least MIN_BLOCK. Larger blocks make the matmuls more efficient, smaller ones keep
+# the buffers in cache; 2**23 (256 rows at B h = 16, T = 2048: 32 MiB in float32) measured best at T = 2048.
+BLOCK_ELEMENTS = 2**23
+MIN_BLOCK = 16
+BLOCK: int | None = None  # a fixed number of rows instead (tests)
+
+
+def block_rows(BH: int, T: int) -> int:
+    """Query rows per block for B h heads of T keys."""
+    return BLOCK or max(MIN_BLOCK, BLOCK_ELEMENTS // (BH * T))
 
 
 class _Terms:
@@ -71,19 +78,22 @@ class _Terms:
             ktab.add_(self.mask)  # a masked key's p2c is -inf in every row, so its logit is too
         return ktab
 
-    def row_table(self, qb: torch.Tensor) -> torch.Tensor | None:
-        """s q_i . pos_k[r] + fixed[r] for the query rows qb (B h, n, d): (B h, n, R), or None."""
+    def row_table(self, qb: torch.Tensor, flat: torch.Tensor) -> torch.Tensor | None:
+        """s q_i . pos_k[r] + fixed[r] for the query rows qb (B h, n, d), in the flat buffer: (B h, n, R),
+        or None."""
         if self.pos_k is None:
             return None if self.fixed is None else self.fixed.expand(qb.shape[0], qb.shape[1], -1)
+        out = _view(flat, qb.shape[0], qb.shape[1], self.R)
         if self.fixed is None:
-            return torch.bmm(qb, self.pos_k.transpose(1, 2)).mul_(self.scale)
-        return torch.baddbmm(self.fixed, qb, self.pos_k.transpose(1, 2), alpha=self.scale)
+            return torch.bmm(qb, self.pos_k.transpose(1, 2), out=out).mul_(self.scale)
+        return torch.baddbmm(self.fixed, qb, self.pos_k.transpose(1, 2), alpha=self.scale, out=out)
 
-    def probs(self, qb, kf, ktab, region, out, spare):
+    def probs(self, qb, kf, ktab, region, out, spare, tab_flat):
         """Softmax over every key of the logits of the query rows qb (B h, n, d), written into ``out``
-        (B h, n, T); ``region`` is :meth:`regions` of the rows, ``spare`` a flat buffer as large as ``out``."""
+        (B h, n, T); ``region`` is :meth:`regions` of the rows, ``spare`` a flat buffer as large as ``out``,
+        ``tab_flat`` one for the (B h, n, R) row table."""
         a, b, index = region
-        tab = self.row_table(qb)  # (B h, n, R)
+        tab = self.row_table(qb, tab_flat)  # (B h, n, R)
         keys = ktab if ktab is not None else self.mask  # what a key adds: its p2c row (mask included), or mask
         for cols, r in ((slice(0, a), self.r_hi), (slice(b, self.T), self.r_lo)):
             dst = out[..., cols]  # (B h, n, m): c2p = tab[i, r], p2c = ktab[r, j]
@@ -140,9 +150,10 @@ def _accumulate(acc: torch.Tensor, a: torch.Tensor, b: torch.Tensor, alpha: floa
     return torch.baddbmm(acc, a, b, alpha=alpha, out=acc)
 
 
-def _buffers(BH: int, n: int, T: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Flat buffers for the (B h, n, T) tensors of a block, reused by every block."""
-    return tuple(like.new_empty(BH * n * T) for _ in range(3))
+def _buffers(BH: int, n: int, T: int, R: int, like: torch.Tensor) -> list[torch.Tensor]:
+    """Flat buffers reused by every block (a fresh tensor of this size costs page faults each time): three
+    for (B h, n, T) tensors, two for (B h, n, R) ones."""
+    return [like.new_empty(BH * n * T) for _ in range(3)] + [like.new_empty(BH * n * R) for _ in range(2)]
 
 
 def _view(flat: torch.Tensor, *shape: int) -> torch.Tensor:
@@ -168,12 +179,12 @@ class _BlockedRelativeAttention(torch.autograd.Function):
         ktab = terms.key_table(kf)
         seed = int(torch.randint(0, 2**62, (1,)).item()) if dropout_p > 0 else None
         generator = None if seed is None else torch.Generator(device=q.device).manual_seed(seed)
-        flat, spare, _ = _buffers(BH, min(block, T), T, q)
+        flat, spare, _, tab_flat, _ = _buffers(BH, min(block, T), T, terms.R, q)
         out = torch.empty_like(qf)  # (B h, T, d)
         for start in range(0, T, block):
             stop = min(start + block, T)
             probs = _view(flat, BH, stop - start, T)
-            terms.probs(qf[:, start:stop], kf, ktab, terms.regions(start, stop), probs, spare)  # (B h, n, T)
+            terms.probs(qf[:, start:stop], kf, ktab, terms.regions(start, stop), probs, spare, tab_flat)  # (B h, n, T)
             if generator is not None:
                 probs.mul_(_dropout_scale(generator, probs.shape, dropout_p, probs))
             torch.bmm(probs, vf, out=out[:, start:stop])
@@ -194,7 +205,7 @@ class _BlockedRelativeAttention(torch.autograd.Function):
         ktab = terms.key_table(kf)  # (B h, R, T)
         d_ktab = None if ktab is None else torch.zeros_like(ktab)
         generator = None if ctx.seed is None else torch.Generator(device=qf.device).manual_seed(ctx.seed)
-        flat, spare, flat_grad = _buffers(BH, min(ctx.block, T), T, qf)
+        flat, spare, flat_grad, tab_flat, d_tab_flat = _buffers(BH, min(ctx.block, T), T, terms.R, qf)
         vT = vf.transpose(1, 2)  # (B h, d, T)
         for start in range(0, T, ctx.block):
             stop = min(start + ctx.block, T)
@@ -202,7 +213,7 @@ class _BlockedRelativeAttention(torch.autograd.Function):
             region = terms.regions(start, stop)
             qb, gb = qf[:, start:stop], go[:, start:stop]  # (B h, n, d)
             probs, d_logits = _view(flat, BH, n, T), _view(flat_grad, BH, n, T)
-            terms.probs(qb, kf, ktab, region, probs, spare)  # (B h, n, T)
+            terms.probs(qb, kf, ktab, region, probs, spare, tab_flat)  # (B h, n, T)
             torch.bmm(gb, vT, out=d_logits)  # d probs
             if generator is not None:
                 drop = _dropout_scale(generator, probs.shape, ctx.dropout_p, probs)
@@ -214,7 +225,7 @@ class _BlockedRelativeAttention(torch.autograd.Function):
             torch.ops.aten._softmax_backward_data.out(d_logits, probs, -1, probs.dtype, grad_input=d_logits)
             torch.bmm(d_logits, kf, out=dq[:, start:stop]).mul_(s)
             _accumulate(dk, d_logits.transpose(1, 2), qb, s)
-            d_tab = None if d_pos_k is None and d_fixed is None else d_logits.new_zeros(BH, n, terms.R)
+            d_tab = None if d_pos_k is None and d_fixed is None else _view(d_tab_flat, BH, n, terms.R).zero_()
             terms.table_grads(d_logits, region, d_tab, d_ktab)
             if d_pos_k is not None:
                 _accumulate(dq[:, start:stop], d_tab, terms.pos_k, s)
@@ -260,7 +271,8 @@ def relative_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, rel: t
         keep: (B, T) bool, False = a key no query attends to (None: all); each row needs one True.
         dropout_p: dropout on the probabilities; the masks come from a generator seeded from torch's
             global one and are drawn again in backward.
-        block: query rows per block (None: :data:`BLOCK`).
+        block: query rows per block (None: :func:`block_rows`).
     Shape: -> (B, h, T, d).
     """
-    return _BlockedRelativeAttention.apply(q, k, v, rel, scale, pos_k, pos_q, fixed, keep, dropout_p, block or BLOCK)
+    block = block or block_rows(q.shape[0] * q.shape[1], q.shape[2])
+    return _BlockedRelativeAttention.apply(q, k, v, rel, scale, pos_k, pos_q, fixed, keep, dropout_p, block)
