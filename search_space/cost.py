@@ -133,3 +133,23 @@ def forward_latency_ms(module: nn.Module, *inputs, backward: bool = False, **kw)
                 module(*inputs)
 
     return measure_latency(step, **kw)
+
+
+def saved_tensor_bytes(module: nn.Module, *inputs) -> int:
+    """Bytes of the tensors one forward of ``module(*inputs)`` keeps for its backward pass: every tensor
+    autograd packs (``torch.autograd.graph.saved_tensors_hooks``), each storage counted once, the module's
+    own parameters left out (they are there anyway). Deterministic, unlike a process's memory peak; what a
+    backward allocates and frees while it runs is not in it."""
+    params = {p.untyped_storage().data_ptr() for p in module.parameters()}
+    storages: dict[int, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        storage = t.untyped_storage()
+        if storage.data_ptr() not in params:
+            storages[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = module(*inputs)
+    del out
+    return sum(storages.values())

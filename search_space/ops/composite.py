@@ -14,19 +14,23 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .functional import key_padding_mask, merge_heads, split_heads
 from .registry import HEADS, SPAN, OpDef, heads_divide, register
+from .relative import rel_rows, relative_attention
+
+
+def tap_offsets(T: int, k: int, device=None) -> torch.Tensor:
+    """(2T - 1,) long: the kernel tap of each offset i - j from -(T-1) to T-1, clip(j - i, -w, w) + w
+    with w = (k-1)/2."""
+    w = (k - 1) // 2
+    return torch.clamp(-torch.arange(-(T - 1), T, device=device), -w, w) + w
 
 
 def clipped_offsets(T: int, k: int, device=None) -> torch.Tensor:
-    """(T, T) long: the kernel tap of query i and key j, clip(j - i, -w, w) + w with w = (k-1)/2
-    (upstream's ``relative_positions_mat``)."""
-    w = (k - 1) // 2
-    pos = torch.arange(T, device=device)
-    return torch.clamp(pos[None, :] - pos[:, None], -w, w) + w
+    """(T, T) long: the kernel tap of query i and key j (upstream's ``relative_positions_mat``)."""
+    return rel_rows(tap_offsets(T, k, device), 0, T, T)
 
 
 class CompositeAttention(nn.Module):
@@ -47,6 +51,10 @@ class CompositeAttention(nn.Module):
     Unlike upstream, padded keys get no weight at all (upstream adds -10000 to their logits) and no
     absolute positions are needed (the convolutions carry position), so rotary is not applied. A
     sequence with no real token attends to everything (its outputs are all padding).
+
+    The logits are never formed for the whole sequence: :func:`~.relative.relative_attention` computes
+    them for a block of queries at a time, gathering the taps from the (B, h, T, k) kernel values, and
+    recomputes them in backward, so training keeps q, k, v and the kernels, not (B, h, T, T) tensors.
 
     Args:
         d_model: width D (= h * d).
@@ -85,9 +93,11 @@ class CompositeAttention(nn.Module):
 
     def attend(self, q, k, v, mask):
         """(B, h, T, d) x3, (B, T) -> (B, h, T, d)."""
-        p = self.attn_dropout if self.training else 0.0
-        scale = 1.0 / math.sqrt(q.shape[-1])
-        return F.scaled_dot_product_attention(q, k, v, attn_mask=self.bias(q, mask), dropout_p=p, scale=scale)
+        keep = key_padding_mask(mask)
+        return relative_attention(q, k, v, tap_offsets(q.shape[2], self.k, q.device), 1.0 / math.sqrt(q.shape[-1]),
+                                  pos_k=self.query_kernel.T.unsqueeze(0),  # (1, k, d): shared by the heads
+                                  fixed=self.fixed_kernel, keep=None if keep is None else keep[:, 0, 0],
+                                  dropout_p=self.attn_dropout if self.training else 0.0)
 
     def attention_probs(self, q, k, mask):
         """The probabilities ``attend`` applies to v (before dropout), for analysis: -> (B, h, T, T)."""
@@ -106,8 +116,9 @@ def csa_flops(T: int, d_model: int, k: int, h: int) -> int:
 
 
 def csa_activations(T: int, d_model: int, k: int, h: int) -> int:
-    """As ``sa`` (8 T D + 2 h T^2), plus the taps (2 h T k) and the gathered bias (h T^2)."""
-    return 8 * T * d_model + 2 * h * T * k + 3 * h * T * T
+    """As ``sa`` without the T^2 terms (8 T D: input, q, k, v, output and its projection); the kernel taps
+    and the logits are recomputed in backward, not kept."""
+    return 8 * T * d_model
 
 
 register(OpDef(

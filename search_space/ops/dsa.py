@@ -11,11 +11,11 @@ output dense layer of ``DebertaV2SelfOutput`` (its residual and LayerNorm are th
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .functional import key_padding_mask, merge_heads, split_heads
 from .registry import HEADS, Key, OpDef, heads_divide, register
+from .relative import rel_rows, relative_attention
 
 MAX_RELATIVE_POSITIONS = 512  # DeBERTa-v3's (max_relative_positions=-1 -> max_position_embeddings=512)
 REL_NORM_EPS = 1e-7  # DebertaV2Config.layer_norm_eps
@@ -36,12 +36,16 @@ def log_bucket_position(rel: torch.Tensor, p: int, max_position: int) -> torch.T
     return torch.where(abs_pos <= mid, rel.type_as(log_pos), log_pos * sign)
 
 
+def relative_offsets(T: int, p: int, max_position: int, device=None) -> torch.Tensor:
+    """(2T - 1,) long: the table row of each offset i - j from -(T-1) to T-1,
+    clamp(bucket(i - j) + p, 0, 2p - 1) (transformers' ``c2p_pos``, which depends on i - j only)."""
+    offsets = torch.arange(-(T - 1), T, device=device)
+    return torch.clamp(log_bucket_position(offsets, p, max_position).long() + p, 0, 2 * p - 1)
+
+
 def relative_index(T: int, p: int, max_position: int, device=None) -> torch.Tensor:
-    """(T, T) long: the row of the (2p, D) position table that query i and key j use,
-    clamp(bucket(i - j) + p, 0, 2p - 1) (transformers' ``c2p_pos``)."""
-    pos = torch.arange(T, device=device)
-    rel = log_bucket_position(pos[:, None] - pos[None, :], p, max_position).long()
-    return torch.clamp(rel + p, 0, 2 * p - 1)
+    """(T, T) long: the row of the (2p, D) position table that query i and key j use."""
+    return rel_rows(relative_offsets(T, p, max_position, device), 0, T, T)
 
 
 def used_rows(T: int, p: int, max_position: int) -> tuple[int, int]:
@@ -72,6 +76,10 @@ class DisentangledAttention(nn.Module):
     may hold one ``dsa`` or several, among other ops), so an encoder of n ``dsa`` sublayers has n tables.
     Only the table rows a sequence of length T can reach are normalised and projected (all 2p rows once
     T reaches the bucket limit); the others would never be gathered.
+
+    The scores are never formed for the whole sequence: :func:`~.relative.relative_attention` computes
+    them for a block of queries at a time from gathers on the R-row position scores (q K_r^T, k Q_r^T) and
+    recomputes them in backward, so training keeps q, k, v and the table, not (B, h, T, T) tensors.
 
     Padded keys get no attention weight; a sequence with no real token attends to everything (its
     outputs are all padding). Relative positions count positions in the padded tensor, as in
@@ -107,14 +115,11 @@ class DisentangledAttention(nn.Module):
         return self.out(merge_heads(self.attend(q, k, v, mask)))
 
     def bias(self, q: torch.Tensor, k: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-        """c2p + p2c logits over the scale, -inf on padded keys: (B, h, T, d) x2, (B, T) -> (B, h, T, T)."""
+        """c2p + p2c logits over the scale, -inf on padded keys, as a whole (B, h, T, T) tensor (for
+        analysis; ``attend`` never forms it): (B, h, T, d) x2, (B, T) -> (B, h, T, T)."""
         B, h, T, _ = q.shape
-        lo, hi = used_rows(T, self.p, self.max_relative_positions)
-        index = relative_index(T, self.p, self.max_relative_positions, q.device) - lo  # (T, T) into rows lo..hi
-        rows = torch.arange(lo, hi + 1, device=q.device)
-        rel = self.rel_norm(self.rel_embeddings(rows)).unsqueeze(0)  # (1, R, D)
-        pos_q = split_heads(self.query_proj(rel), self.h)  # (1, h, R, d)
-        pos_k = split_heads(self.key_proj(rel), self.h)
+        pos_q, pos_k, rel = self.position_rows(T)
+        index = rel_rows(rel, 0, T, T)  # (T, T) into the used rows
         c2p = torch.gather(q @ pos_k.transpose(-1, -2), -1, index.expand(B, h, T, T))  # (B, h, T, T)
         # p2c scores key j against the position row of (i, j): gather along the key's row, then transpose
         p2c = torch.gather(k @ pos_q.transpose(-1, -2), -1, index.T.expand(B, h, T, T)).transpose(-1, -2)
@@ -122,11 +127,23 @@ class DisentangledAttention(nn.Module):
         keep = key_padding_mask(mask)
         return bias if keep is None else bias.masked_fill(~keep, float("-inf"))
 
+    def position_rows(self, T: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The used rows lo..hi of the table through the query and key projections, (h, R, d) each, and
+        the (2T - 1,) row index of each offset i - j into them."""
+        lo, hi = used_rows(T, self.p, self.max_relative_positions)
+        rows = torch.arange(lo, hi + 1, device=self.rel_embeddings.weight.device)
+        rel = self.rel_norm(self.rel_embeddings(rows)).unsqueeze(0)  # (1, R, D)
+        pos_q = split_heads(self.query_proj(rel), self.h)[0]  # (h, R, d)
+        pos_k = split_heads(self.key_proj(rel), self.h)[0]
+        return pos_q, pos_k, relative_offsets(T, self.p, self.max_relative_positions, rows.device) - lo
+
     def attend(self, q, k, v, mask):
         """(B, h, T, d) x3, (B, T) -> (B, h, T, d): softmax((q k^T + c2p + p2c) / scale) v."""
-        p = self.attn_dropout if self.training else 0.0
-        return F.scaled_dot_product_attention(q, k, v, attn_mask=self.bias(q, k, mask), dropout_p=p,
-                                              scale=1.0 / self.scale)
+        pos_q, pos_k, rel = self.position_rows(q.shape[2])
+        keep = key_padding_mask(mask)
+        return relative_attention(q, k, v, rel, 1.0 / self.scale, pos_k=pos_k, pos_q=pos_q,
+                                  keep=None if keep is None else keep[:, 0, 0],
+                                  dropout_p=self.attn_dropout if self.training else 0.0)
 
     def attention_probs(self, q, k, mask):
         """The probabilities ``attend`` applies to v (before dropout), for analysis: -> (B, h, T, T)."""
@@ -151,10 +168,10 @@ def dsa_flops(T: int, d_model: int, p: int, h: int) -> int:
 
 
 def dsa_activations(T: int, d_model: int, p: int, h: int) -> int:
-    """As ``sa`` (8 T D + 2 h T^2 scores and probabilities), plus the normalised and projected rows
-    (3 R D), c2p and p2c before the gather (2 h T R), after it and their sum (3 h T^2)."""
+    """As ``sa`` without the T^2 terms (8 T D: input, q, k, v, output and its projection), plus the R used
+    table rows, normalised and projected (4 R D); the logits are recomputed in backward, not kept."""
     R = _rows(T, p)
-    return 8 * T * d_model + 3 * R * d_model + 2 * h * T * R + 5 * h * T * T
+    return 8 * T * d_model + 4 * R * d_model
 
 
 register(OpDef(
