@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .functional import key_padding_mask, merge_heads, split_heads
+from .functional import exporting, key_padding_mask, merge_heads, split_heads
 from .registry import HEADS, Key, OpDef, heads_divide, register
 
 MAX_RELATIVE_POSITIONS = 512  # DeBERTa-v3's (max_relative_positions=-1 -> max_position_embeddings=512)
@@ -100,7 +100,9 @@ class DisentangledAttention(nn.Module):
         self.rel_embeddings = nn.Embedding(2 * p, d_model)
         self.rel_norm = nn.LayerNorm(d_model, eps=REL_NORM_EPS)
         self.out = nn.Linear(d_model, d_model)
-        self.scale = torch.sqrt(torch.tensor(d_model // h, dtype=torch.float32) * 3).item()
+        # on the CPU whatever the default device: a model built on the meta device (transformers' loading) needs
+        # the number too
+        self.scale = torch.sqrt(torch.tensor(d_model // h, dtype=torch.float32, device="cpu") * 3).item()
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         q, k, v = (split_heads(f(x), self.h) for f in (self.query_proj, self.key_proj, self.value_proj))  # (B, h, T, d)
@@ -109,7 +111,8 @@ class DisentangledAttention(nn.Module):
     def bias(self, q: torch.Tensor, k: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         """c2p + p2c logits over the scale, -inf on padded keys: (B, h, T, d) x2, (B, T) -> (B, h, T, T)."""
         B, h, T, _ = q.shape
-        lo, hi = used_rows(T, self.p, self.max_relative_positions)
+        # an exported graph projects every row: which ones a length reaches is not a function of a symbolic T
+        lo, hi = (0, 2 * self.p - 1) if exporting() else used_rows(T, self.p, self.max_relative_positions)
         index = relative_index(T, self.p, self.max_relative_positions, q.device) - lo  # (T, T) into rows lo..hi
         rows = torch.arange(lo, hi + 1, device=q.device)
         rel = self.rel_norm(self.rel_embeddings(rows)).unsqueeze(0)  # (1, R, D)
