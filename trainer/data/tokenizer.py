@@ -47,8 +47,8 @@ def get_tokenizer(cfg: DataConfig) -> Tokenizer:
 
 def tokenizer_path(cfg: DataConfig) -> Path:
     """``<cache_dir>/tokenizers/<name>-<kind><vocab>-<hash>.json``; the hash covers the training data's bytes."""
-    key = digest({"version": TOKENIZER_VERSION, "train": split_identity(cfg, "train"),
-                  "tokenizer": asdict(cfg.tokenizer)})
+    settings = {k: v for k, v in asdict(cfg.tokenizer).items() if k != "path"}  # None here; the keys stay as before
+    key = digest({"version": TOKENIZER_VERSION, "train": split_identity(cfg, "train"), "tokenizer": settings})
     name = re.sub(r"[^A-Za-z0-9_.-]", "_", cfg.name)
     return Path(cfg.cache_dir) / "tokenizers" / f"{name}-{cfg.tokenizer.kind}{cfg.tokenizer.vocab_size}-{key}.json"
 
