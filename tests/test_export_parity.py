@@ -20,9 +20,10 @@ from layernas.trainer.export.hf import write_hf
 from tests.helpers import op_example
 
 VOCAB, MAX_LEN, D = 40, 24, 16
-# every op of the registry (beside an ffn), ALBERT's sharing, and the absolute position tables
+# every op of the registry (beside an ffn), ALBERT's sharing, the absolute position tables, all ops in one network
 CASES = {op: f"{op_example(op, D)} ffn(r=2)" for op in sorted(OPS)}
-CASES |= {"albert": "sa(h=4) ffn(r=2) sa(h=4)^ ffn(r=2)^ sa(h=4)^", "learned": "sa ffn", "sinusoidal": "sa ffn"}
+CASES |= {"albert": "sa(h=4) ffn(r=2) sa(h=4)^ ffn(r=2)^ sa(h=4)^", "learned": "sa ffn", "sinusoidal": "sa ffn",
+          "every-op": " ".join(op_example(op, D) for op in sorted(OPS))}
 POSITION = {"learned": "learned", "sinusoidal": "sinusoidal"}
 HEADS = ("mlm", "classify")
 ATOL = 1e-5

@@ -140,7 +140,7 @@ def imported_from(modules: dict[str, Source]) -> dict[str, set[str]]:
 def dropped_statements(tree: ast.Module, ops: set[str], needed: set[str]) -> list[ast.stmt]:
     """A family's top-level statements to drop: registrations of other ops, and the classes and functions
     that neither the kept statements nor the other modules (``needed``) use."""
-    kept_defs, dropped = set(), []
+    kept_defs: set[str] = set()
     others = [s for s in tree.body if defined_name(s) is None and registered_op(s) not in (ops | {None})]
     plain = [s for s in tree.body if defined_name(s) is None and s not in others]
     wanted = set(needed).union(*(names_in(s) for s in plain))
@@ -149,11 +149,10 @@ def dropped_statements(tree: ast.Module, ops: set[str], needed: set[str]) -> lis
         for name in wanted & (defs.keys() - kept_defs):
             kept_defs.add(name)
             wanted |= names_in(defs[name])
-    dropped = others + [s for name, s in defs.items() if name not in kept_defs]
-    return dropped
+    return others + [s for name, s in defs.items() if name not in kept_defs]
 
 
-def rewritten(source: Source, modules: dict[str, Source], ops: set[str], needed: set[str]) -> str:
+def rewritten(source: Source, ops: set[str], needed: set[str]) -> str:
     """``source`` with its relative imports pointed at the flat folder and, for a family, pruned to ``ops``."""
     tree = ast.parse(source.text)
     edits: dict[int, tuple[int, str]] = {}  # first line -> (last line, replacement)
@@ -193,7 +192,7 @@ def tidy(text: str) -> str:
     return text.rstrip()
 
 
-def ops_module(ops: set[str], modules: dict[str, Source], wanted: set[str]) -> str:
+def ops_module(ops: set[str], wanted: set[str]) -> str:
     """The generated stand-in for the package ``search_space.ops``: imports the used families (each import
     registers its ops) and re-exports what the other modules take from the package."""
     from layernas.search_space import get_op
@@ -212,6 +211,8 @@ def modeling_sources(ops: set[str]) -> dict[str, str]:
     """File name -> text of every module the exported folder needs for a network made of ``ops``."""
     modules = modules_for(ops)
     needed = imported_from(modules)
-    files = {f"{s.flat}.py": rewritten(s, modules, ops, needed.get(s.name, set())) for s in modules.values()}
-    files[f"{OPS_MODULE}.py"] = ops_module(ops, modules, needed.get("ops", set()))
+    files = {f"{s.flat}.py": rewritten(s, ops, needed.get(s.name, set())) for s in modules.values()}
+    files[f"{OPS_MODULE}.py"] = ops_module(ops, needed.get("ops", set()))
+    if len(files) != len(modules) + 1:  # two modules of search_space with one file name: the flat folder cannot
+        raise ValueError(f"modules {sorted(modules)} do not have distinct file names")  # hold both
     return files
