@@ -31,7 +31,7 @@ def run_export(plan: ExportPlan) -> dict:
            "git_commit": git_commit()}
     with staged(plan.folder) as tmp:
         if plan.fmt == "hf":
-            doc["files"] = write_hf(model, plan.arch, tokenizer, tmp)
+            doc["files"] = write_hf(model, model.encoder.arch, tokenizer, tmp)  # what the weights were built as
         else:
             from layernas.trainer.export.onnx_graph import write_onnx
             from layernas.trainer.export.tokenizer import write_tokenizer
