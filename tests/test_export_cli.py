@@ -30,10 +30,11 @@ def only_folder(parent: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def classifier(tmp_path_factory) -> dict:
-    """A classifier exported with no study and no retrained weights: a proxy run trains it first."""
+    """A classifier exported with no study and no retrained weights: a proxy run trains it first (SST-2's
+    classes 0 and 1 named by data.label_names)."""
     results = tmp_path_factory.mktemp("export-classifier") / "results"
-    code, out, err = cli("export", "study.name=sst", f"arch={ARCH}", *CLASSIFY, "logger=wandb_offline",
-                         f"results_dir={results}")
+    code, out, err = cli("export", "study.name=sst", f"arch={ARCH}", *CLASSIFY, "data.label_names=[negative,positive]",
+                         "logger=wandb_offline", f"results_dir={results}")
     assert code == 0, err
     return {"results": results, "out": out, "folder": only_folder(results / "sst" / "export")}
 
@@ -49,6 +50,8 @@ def test_without_retrained_weights_a_proxy_run_gives_them_and_says_so(classifier
     config = json.loads((folder / "config.json").read_text())
     assert config["arch"] == ARCH and config["architectures"] == ["LayernasForSequenceClassification"]
     assert config["auto_map"]["AutoModelForSequenceClassification"].startswith("modeling_layernas.")
+    assert config["id2label"] == {"0": "negative", "1": "positive"} and config["label2id"]["positive"] == 1
+    assert doc["class_names"] == ["negative", "positive"]
     assert set(doc["files"]) | {"export.json"} == {p.name for p in folder.iterdir()}
     (run,) = (classifier["results"] / "sst" / "wandb").glob("offline-run-*")
     summary = json.loads(subprocess.run([WANDB, "leet", "inspect", "--summary", "--json", str(run)],
@@ -116,6 +119,7 @@ def test_retrained_weights_are_exported_as_onnx_checked_and_timed(retrained):
     folder = only_folder(retrained / "mlm" / "export")
     doc = json.loads((folder / "export.json").read_text())
     assert doc["weights"] == "retrained" and doc["seed"] == 1  # seed 0 was not retrained: the lowest that was
+    assert doc["class_names"] is None  # a masked LM
     assert "proxy run" not in out and f"(retrained weights, seed 1) as onnx to {folder}" in out
     assert max(doc["onnx"]["parity_max_abs"].values()) <= 1e-4 and list(doc["onnx"]["parity_max_abs"]) == ["17", "32"]
     assert "onnxruntime against torch: max |difference|" in out and doc["onnx"]["line"] in out
@@ -177,3 +181,21 @@ def test_a_failure_while_writing_leaves_the_earlier_export_as_it_was(retrained, 
     with pytest.raises(OSError, match="No space left"):
         run_export(plan_export({**cfg, "export": {**cfg["export"], "dir": str(fresh)}}, given=args))
     assert not (tmp_path / "new").exists()  # nor the folders made for it
+
+
+def test_a_classifier_of_word_labels_is_exported_with_their_names(tmp_path):
+    """Without data.label_names, id2label holds the names the training labels give (their sorted order: the
+    class ids the classifier was trained with); a masked LM has none."""
+    from layernas.search_space import MaskedLM, SequenceClassifier, build_encoder
+    from layernas.trainer.analyze.source import Source
+    from layernas.trainer.export.export import class_names
+    from layernas.trainer.export.hf import hf_config
+    from tests.test_labels import local, split_pair
+
+    data = local(tmp_path, *split_pair(tmp_path, "tsv", ("negative", "positive").__getitem__, "words"))
+    classifier = SequenceClassifier(build_encoder("sa ffn", 50, 8, d_model=16), 2)
+    names = class_names(Source(classifier, data, data, "proxy", ""))
+    assert names == ["negative", "positive"]
+    assert hf_config(classifier, classifier.encoder.arch, names)["id2label"] == {"0": "negative", "1": "positive"}
+    assert hf_config(classifier, classifier.encoder.arch, None)["id2label"] == {"0": "LABEL_0", "1": "LABEL_1"}
+    assert class_names(Source(MaskedLM(classifier.encoder), data, data, "proxy", "")) is None

@@ -28,10 +28,10 @@ def run_export(plan: ExportPlan) -> dict:
            "key": plan.arch.key(), "seed": plan.run.seed, "weights": source.kind, "weights_line": source.line,
            "task": task_of(model), "vocab_size": model.encoder.embed.num_embeddings,
            "max_len": model.encoder.max_len, "model": ModelConfig.to_dict(model.encoder.config),
-           "git_commit": git_commit()}
+           "class_names": class_names(source), "git_commit": git_commit()}
     with staged(plan.folder) as tmp:
-        if plan.fmt == "hf":
-            doc["files"] = write_hf(model, model.encoder.arch, tokenizer, tmp)  # what the weights were built as
+        if plan.fmt == "hf":  # the architecture the weights were built as
+            doc["files"] = write_hf(model, model.encoder.arch, tokenizer, tmp, doc["class_names"])
         else:
             from layernas.trainer.export.onnx_graph import write_onnx
             from layernas.trainer.export.tokenizer import write_tokenizer
@@ -43,3 +43,16 @@ def run_export(plan: ExportPlan) -> dict:
         (tmp / MARK).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     print(f"exported {plan.arch} ({source.kind} weights, seed {plan.run.seed}) as {plan.fmt} to {plan.folder}")
     return doc
+
+
+def class_names(source) -> list[str] | None:
+    """A classifier's class names, class i the i-th (what its data was trained with: ``data.label_names``, or
+    the names the labels themselves give); None for a masked LM or classes that are unnamed indices."""
+    from layernas.trainer.data.corpus import label_map
+    from layernas.trainer.export.hf import task_of
+
+    if task_of(source.model) != "classify":
+        return None
+    data = source.text_data
+    names = data.label_names or label_map(data).names  # the mapping its training cached
+    return None if names is None else list(names)

@@ -24,8 +24,9 @@ def task_of(model) -> str:
     return "classify" if getattr(model.head, "classifier", None) is not None else "mlm"
 
 
-def hf_config(model, arch) -> dict:
-    """config.json: the arch string, vocabulary, longest sequence, task and pooling, and every model setting."""
+def hf_config(model, arch, class_names: list[str] | None = None) -> dict:
+    """config.json: the arch string, vocabulary, longest sequence, task and pooling, every model setting, and a
+    classifier's ``id2label`` (its data's class names, else ``LABEL_<i>``)."""
     encoder, task = model.encoder, task_of(model)
     doc = {"architectures": [CLASSES[task]], "auto_map": AUTO_MAP, "model_type": "layernas", "arch": str(arch),
            "vocab_size": encoder.embed.num_embeddings, "max_len": encoder.max_len, "task": task,
@@ -33,8 +34,9 @@ def hf_config(model, arch) -> dict:
            "tie_word_embeddings": True, "dtype": "float32"}
     if task == "classify":
         n = model.head.classifier.out_features
-        doc["id2label"] = {str(i): f"LABEL_{i}" for i in range(n)}
-        doc["label2id"] = {f"LABEL_{i}": i for i in range(n)}
+        names = list(class_names) if class_names and len(class_names) == n else [f"LABEL_{i}" for i in range(n)]
+        doc["id2label"] = {str(i): name for i, name in enumerate(names)}
+        doc["label2id"] = {name: i for i, name in enumerate(names)}
         if n == 1:
             doc["problem_type"] = "regression"
     return doc
@@ -53,7 +55,7 @@ def hf_state_dict(model) -> dict:
     return out
 
 
-def write_hf(model, arch, tokenizer, folder: Path) -> list[str]:
+def write_hf(model, arch, tokenizer, folder: Path, class_names: list[str] | None = None) -> list[str]:
     """Everything in ``folder`` (which exists and is empty); returns the file names written."""
     from safetensors.torch import save_file
 
@@ -64,7 +66,8 @@ def write_hf(model, arch, tokenizer, folder: Path) -> list[str]:
     for template in ("configuration_layernas.py", "modeling_layernas.py"):
         shutil.copyfile(TEMPLATES / template, folder / template)
         files.append(template)
-    (folder / "config.json").write_text(json.dumps(hf_config(model, arch), indent=2) + "\n", encoding="utf-8")
+    config = hf_config(model, arch, class_names)
+    (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     save_file(hf_state_dict(model), str(folder / "model.safetensors"), metadata={"format": "pt"})
     files += ["config.json", "model.safetensors", *write_tokenizer(tokenizer, folder, model.encoder.max_len)]
     return files
