@@ -13,6 +13,7 @@ from torch import nn
 
 from .config import ModelConfig
 from .ops import get_op
+from .ops.functional import exporting
 from .positional import AbsolutePositions
 from .spec import Architecture, LayerSpec
 
@@ -80,8 +81,8 @@ class Encoder(nn.Module):
         if T > self.max_len:
             raise ValueError(f"sequence length {T} exceeds max_len={self.max_len}")
         mask = None if attention_mask is None else attention_mask.bool()
-        if mask is not None and bool(mask.all()):
-            mask = None  # lets SDPA pick its unmasked kernels
+        if mask is not None and not exporting() and bool(mask.all()):
+            mask = None  # lets SDPA pick its unmasked kernels (an exported graph keeps the mask: one graph for both)
         x = self.embed(input_ids)  # (B, T, D)
         if self.positions is not None:
             x = self.positions(x)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+from tokenizers import Tokenizer, models
 
 FAST = ["trainer.max_steps=2", "logger=none", "data.max_train_docs=200", "data.max_eval_docs=50",
         "data.tokenizer.vocab_size=300", "data.seq_len=16"]
@@ -198,6 +199,19 @@ CASES = [
      "error: cannot read the override storage.url=postgresql+psycopg2://nas@127.0.0.1:1/nas?a=1&b=2 (characters "
      "outside Hydra's unquoted grammar); allowed: a quoted value, in a shell \"storage.url='postgresql+psycopg2://"
      "nas@127.0.0.1:1/nas?a=1&b=2'\""),
+    ("export in an unknown format", ["export", "study.name=x", "export.format=tf"],
+     "error: export.format='tf' is not allowed; allowed: hf, onnx"),
+    ("export of a trial the study does not have", ["export", "study.name=ex", "trial=7", "results_dir={tmp}/studies"],
+     "error: trial=7 is not a trial of study 'ex' with an architecture; trials: 0..0"),
+    ("export of a seed that was not retrained", ["export", "study.name=ex", "seed=3", "results_dir={tmp}/studies"],
+     "error: seed=3 has no retrained weights: {tmp}/studies/ex/retrain/"),
+    ("export into a folder of other files", ["export", "study.name=ex", "export.dir={tmp}",
+                                             "results_dir={tmp}/studies"],
+     "error: export.dir='{tmp}' holds other files (no export.json of an earlier export); allowed: a new or empty "
+     "folder, or an earlier export's folder (replaced)"),
+    ("a pretrained tokenizer without a mask token", ["proxy", "data.tokenizer.path={tmp}/nomask.json"],
+     "error: data.tokenizer.path='{tmp}/nomask.json' has no mask token ([MASK] or <mask> is not in its "
+     "vocabulary); allowed: a tokenizer with all of pad, unk, cls, sep, mask tokens"),
 ]
 
 # names that become folders: every command, the same check
@@ -237,10 +251,26 @@ def make_bad_files(folder: Path) -> Path:
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     optuna.create_study(study_name="s", storage=f"sqlite:///{study / 'study.db'}").optimize(lambda t: 0.0, n_trials=2)
     (study / "study.db").write_bytes((study / "study.db").read_bytes()[:3000])
+    make_export_study(folder / "studies")
+    Tokenizer(models.WordLevel({"[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3}, unk_token="[UNK]")).save(
+        str(folder / "nomask.json"))
     (folder / "journal" / "j").mkdir(parents=True)
     (folder / "journal" / "j" / "journal.log").write_text('{"op_code": 0, "worker_id": "a", "study_name": "j", '
                                                          '"directions": [1]}\n{"op_code": 4, "wor')
     return folder
+
+
+def make_export_study(results: Path) -> None:
+    """Study ``ex``: one complete trial, its network retrained on seed 0 only (a stand-in weights file)."""
+    from layernas.search_space import Architecture
+
+    arch = "sa(h=4) ffn(r=4)"
+    (results / "ex").mkdir(parents=True)
+    study = optuna.create_study(study_name="ex", storage=f"sqlite:///{results / 'ex' / 'study.db'}")
+    study.add_trial(optuna.trial.create_trial(value=1.0, user_attrs={"arch": arch}))
+    retrained = results / "ex" / "retrain" / Architecture.parse(arch, 64).key()  # model=tiny: d_model 64
+    retrained.mkdir(parents=True)
+    (retrained / "model-seed0.safetensors").write_bytes(b"weights")
 
 
 def run_case(args: list[str], results: Path, pg_port: int, tmp: Path | None = None) -> tuple[int, str]:

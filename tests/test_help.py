@@ -13,7 +13,7 @@ from tests.test_classification import cli
 
 # Appended to each example: sizes that make it take seconds; the example's own words come first
 SMALL = [*TINY, "model.n_sublayers=2", "audit.bootstrap=50", "audit.zero_cost=false"]
-ORDER = ["search", "retrain", "report", "audit", "proxy", "analyze"]  # the search examples make the studies
+ORDER = ["search", "retrain", "report", "audit", "proxy", "analyze", "export"]  # the search examples make the studies
 
 
 def help_page(command: str) -> str:
@@ -37,7 +37,7 @@ def small_for(command: str, args: list[str]) -> list[str]:
     extra = [o for o in SMALL if o.split("=", 1)[0] not in keys]
     if command == "search":
         extra.append("study.n_trials=5")  # the audit example audits 3 distinct networks of them
-    if command in ("retrain", "proxy", "analyze", "search"):
+    if command in ("retrain", "proxy", "analyze", "search", "export"):
         return [o for o in extra if not o.startswith("audit.")]
     if command == "audit":
         return [o for o in extra if o.startswith(("audit.", "logger="))]  # the rest is the study's

@@ -76,6 +76,12 @@ def _analyze(cfg):
     return main(cfg)
 
 
+def _export(cfg):
+    from layernas.trainer.apps.export import main
+
+    return main(cfg)
+
+
 COMMANDS = {
     "search": Command("search", "search layer patterns with Optuna; results in results/<study.name>/", _search),
     "retrain": Command("retrain", "retrain a study's best (or any) architecture with the full budget",
@@ -89,6 +95,8 @@ COMMANDS = {
                      _proxy),
     "analyze": Command("analyze", "what a study's model does with its attention heads (and convolution kernels)",
                        _analyze),
+    "export": Command("export", "a study's network as a Hugging Face folder or an ONNX graph, with its tokenizer",
+                      _export),
 }
 
 USAGE = """usage: layernas <command> [key=value ...] [--help] [--cfg job]
@@ -106,6 +114,7 @@ Examples:
   layernas race study.name=smoke race.budgets=[2] race.seeds=[0,1] race.max_k=2
   layernas proxy arch="sdconv(k=9) ffn sa ffn" task=mlm trainer.max_steps=200
   layernas analyze study.name=smoke trial=0 analyze.n_docs=200
+  layernas export study.name=smoke export.format=onnx
 """
 
 

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..positional import Rotary
-from .functional import key_padding_mask, merge_heads, softmax_probs, split_heads
+from .functional import exported_layout, exporting, key_padding_mask, merge_heads, softmax_probs, split_heads
 from .registry import BLOCKS, HEADS, Key, OpDef, heads_divide, register
 
 
@@ -120,9 +120,9 @@ class BlockSparseAttention(SelfAttention):
     def attend(self, q, k, v, mask):
         B, h, T, d = q.shape
         b = self.b
-        L = math.ceil(T / b)
+        L = (T + b - 1) // b  # ceil(T / b) in non-negative integers: the same in an exported graph
         pad = L * b - T
-        if pad:
+        if exporting() or pad:  # an exported graph always pads (by 0 when b divides T)
             q, k, v = (F.pad(t, (0, 0, 0, pad)) for t in (q, k, v))
             mask = torch.ones(B, T, dtype=torch.bool, device=q.device) if mask is None else mask
             mask = F.pad(mask, (0, pad), value=False)
@@ -138,7 +138,7 @@ class BlockSparseAttention(SelfAttention):
             has_key = keep.any(dim=-1, keepdim=True)  # (B, h*b, 1, 1)
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=keep | ~has_key, dropout_p=p)
             out = out * has_key.to(out.dtype)
-        return out.view(B, h, b * L, d)[:, :, :T]
+        return exported_layout(out).view(B, h, b * L, d)[:, :, :T]
 
     def attention_probs(self, q, k, mask):
         """The probabilities ``attend`` applies to v, as dense maps: each head's block permutation (from its

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .functional import key_padding_mask, merge_heads, split_heads
+from .functional import exporting, key_padding_mask, merge_heads, split_heads
 from .registry import HEADS, Key, OpDef, heads_divide, register
 from .relative import rel_rows, relative_attention
 
@@ -108,7 +108,9 @@ class DisentangledAttention(nn.Module):
         self.rel_embeddings = nn.Embedding(2 * p, d_model)
         self.rel_norm = nn.LayerNorm(d_model, eps=REL_NORM_EPS)
         self.out = nn.Linear(d_model, d_model)
-        self.scale = torch.sqrt(torch.tensor(d_model // h, dtype=torch.float32) * 3).item()
+        # on the CPU whatever the default device: a model built on the meta device (transformers' loading) needs
+        # the number too
+        self.scale = torch.sqrt(torch.tensor(d_model // h, dtype=torch.float32, device="cpu") * 3).item()
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         q, k, v = (split_heads(f(x), self.h) for f in (self.query_proj, self.key_proj, self.value_proj))  # (B, h, T, d)
@@ -130,7 +132,8 @@ class DisentangledAttention(nn.Module):
     def position_rows(self, T: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The used rows lo..hi of the table through the query and key projections, (h, R, d) each, and
         the (2T - 1,) row index of each offset i - j into them."""
-        lo, hi = used_rows(T, self.p, self.max_relative_positions)
+        # an exported graph projects every row: which ones a length reaches is not a function of a symbolic T
+        lo, hi = (0, 2 * self.p - 1) if exporting() else used_rows(T, self.p, self.max_relative_positions)
         rows = torch.arange(lo, hi + 1, device=self.rel_embeddings.weight.device)
         rel = self.rel_norm(self.rel_embeddings(rows)).unsqueeze(0)  # (1, R, D)
         pos_q = split_heads(self.query_proj(rel), self.h)[0]  # (h, R, d)

@@ -7,6 +7,20 @@ import torch
 import torch.nn.functional as F
 
 
+def exporting() -> bool:
+    """Whether ``torch.export`` (the ONNX exporter's first step) is tracing the op: its graph must hold for every
+    batch and sequence length, so shortcuts chosen from one input's values or length are left out."""
+    is_exporting = getattr(torch.compiler, "is_exporting", None)  # torch >= 2.5
+    return bool(is_exporting and is_exporting())
+
+
+def exported_layout(x: torch.Tensor) -> torch.Tensor:
+    """x, copied to the standard layout in an exported graph (else as it is): reshaping an attention kernel's
+    output depends on its memory layout, which the exporter's decompositions change, and a symbolic length
+    would be pinned to the traced one."""
+    return x.clone(memory_format=torch.contiguous_format) if exporting() else x
+
+
 def split_heads(x: torch.Tensor, n_heads: int) -> torch.Tensor:
     """(B, T, h*d) -> (B, h, T, d)."""
     B, T, _ = x.shape
@@ -16,7 +30,7 @@ def split_heads(x: torch.Tensor, n_heads: int) -> torch.Tensor:
 def merge_heads(x: torch.Tensor) -> torch.Tensor:
     """(B, h, T, d) -> (B, T, h*d)."""
     B, h, T, d = x.shape
-    return x.transpose(1, 2).reshape(B, T, h * d)
+    return exported_layout(x.transpose(1, 2)).reshape(B, T, h * d)
 
 
 def zero_padding(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:

@@ -15,6 +15,8 @@ import math
 
 import torch
 
+from .functional import exporting
+
 # Query rows per block: as many as keep each (B h, rows, T) buffer of a block (three are live) within
 # BLOCK_ELEMENTS, at least MIN_BLOCK. Larger blocks make the matmuls more efficient, smaller ones keep
 # the buffers in cache; 2**23 (256 rows at B h = 16, T = 2048: 32 MiB in float32) measured best at T = 2048.
@@ -274,5 +276,25 @@ def relative_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, rel: t
         block: query rows per block (None: :func:`block_rows`).
     Shape: -> (B, h, T, d).
     """
+    if exporting():  # one graph for every length: the whole (B, h, T, T) logits, no Python loop over blocks
+        return whole_relative_attention(q, k, v, rel, scale, pos_k, pos_q, fixed, keep)
     block = block or block_rows(q.shape[0] * q.shape[1], q.shape[2])
     return _BlockedRelativeAttention.apply(q, k, v, rel, scale, pos_k, pos_q, fixed, keep, dropout_p, block)
+
+
+def whole_relative_attention(q, k, v, rel, scale, pos_k=None, pos_q=None, fixed=None, keep=None) -> torch.Tensor:
+    """:func:`relative_attention` with the whole (B, h, T, T) logits in plain autograd and no dropout (what an
+    exported graph runs, and a reference for the blocked kernel): same arguments, -> (B, h, T, d)."""
+    B, h, T, _ = q.shape
+    index = rel_rows(rel, 0, T, T)  # (T, T) table row of query i and key j
+    logits = q @ k.transpose(-1, -2)  # (B, h, T, T)
+    if pos_k is not None:
+        logits = logits + torch.gather(q @ pos_k.transpose(-1, -2), -1, index.expand(B, h, T, T))
+    if pos_q is not None:  # scored against the key's row: gather along it, then transpose
+        logits = logits + torch.gather(k @ pos_q.transpose(-1, -2), -1, index.T.expand(B, h, T, T)).transpose(-1, -2)
+    logits = logits * scale
+    if fixed is not None:
+        logits = logits + fixed[:, index]  # (h, T, T)
+    if keep is not None:
+        logits = logits.masked_fill(~keep[:, None, None, :], float("-inf"))
+    return logits.softmax(dim=-1) @ v

@@ -23,7 +23,7 @@ def run_analysis(plan: AnalysisPlan) -> dict:
 
     if plan.note:
         print(plan.note, flush=True)
-    source = load_source(plan)
+    source = load_source(plan.ref, plan.arch, plan.run)
     tokenizer = get_tokenizer(source.tokenizer_data)
     text_data = source.text_data
     encoder = source.model.encoder

@@ -1,6 +1,6 @@
-"""The model an analysis reads: the study's retrained weights for the architecture and seed when they
-exist (``results/<study>/retrain/<key>/model-seed<N>.safetensors``), else a proxy run trained now with
-the study's own settings."""
+"""The model an analysis (or an export) reads: the study's retrained weights for the architecture and seed
+when they exist (``results/<study>/retrain/<key>/model-seed<N>.safetensors``), else a proxy run trained now
+with the study's own settings."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ from pathlib import Path
 
 import yaml
 
-from layernas.trainer.analyze.plan import AnalysisPlan
+from layernas.search_space import Architecture
 from layernas.trainer.data.config import DataConfig
 from layernas.trainer.plan.run import RunPlan, run_plan
+from layernas.trainer.plan.study import StudyRef
+from layernas.trainer.retrain.load import retrained_folder
 
 
 class AnalysisFailed(RuntimeError):
@@ -39,12 +41,14 @@ def _is_classifier(model) -> bool:
     return getattr(model.head, "classifier", None) is not None
 
 
-def load_source(plan: AnalysisPlan) -> Source:
-    folder = plan.ref.folder / "retrain" / plan.arch.key()
-    weights = folder / f"model-seed{plan.run.seed}.safetensors"
+def load_source(ref: StudyRef, arch: Architecture, run: RunPlan, purpose: str = "analysis") -> Source:
+    """The weights of ``arch`` for ``run.seed`` in study ``ref``: retrained, else a proxy run of ``run``;
+    ``purpose`` (analysis, export) names the proxy run and says what it was trained for."""
+    folder = retrained_folder(ref, arch.key())
+    weights = folder / f"model-seed{run.seed}.safetensors"
     if weights.is_file():
-        return _retrained(folder, weights, plan.run.seed)
-    return _proxy(plan, folder)
+        return _retrained(folder, weights, run.seed)
+    return _proxy(ref, arch, run, folder, purpose)
 
 
 def _retrained(folder: Path, weights: Path, seed: int) -> Source:
@@ -62,20 +66,21 @@ def _retrained(folder: Path, weights: Path, seed: int) -> Source:
     return Source(model, saved.data, _text_data(saved, _is_classifier(model)), "retrained", line + ".")
 
 
-def _proxy(plan: AnalysisPlan, folder: Path) -> Source:
+def _proxy(ref: StudyRef, arch: Architecture, run: RunPlan, folder: Path, purpose: str) -> Source:
     from layernas.trainer.core.proxy import RunSpec, run_proxy
     from layernas.trainer.core.tracking import RunInfo
 
-    seed, run = plan.run.seed, plan.run.with_trainer(compile=False)  # the capture wraps the eager modules
-    info = RunInfo(name=f"analysis proxy s{seed} {plan.arch}", group=plan.ref.name, job_type="proxy",
-                   save_dir=plan.ref.folder, config={"analysis/seed": seed})
+    # eager modules: the capture wraps them, and the exporters trace them
+    seed, run = run.seed, run.with_trainer(compile=False)
+    info = RunInfo(name=f"{purpose} proxy s{seed} {arch}", group=ref.name, job_type="proxy",
+                   save_dir=ref.folder, config={f"{purpose}/seed": seed})
     print(f"no retrained weights for seed {seed} in {folder}: training a {run.trainer.max_steps}-step proxy run",
           flush=True)
-    result = run_proxy(RunSpec(plan.arch, run, run=info, keep_model=True))
+    result = run_proxy(RunSpec(arch, run, run=info, keep_model=True))
     if result.state != "complete":
-        raise AnalysisFailed(f"the proxy run for the analysis failed: {result.reason}")
+        raise AnalysisFailed(f"the proxy run for the {purpose} failed: {result.reason}")
     model = result.model.eval()
     line = (f"Weights: no retrained weights for seed {seed} in `retrain/{folder.name}/` of the study, so a proxy "
-            f"run was trained for this analysis with the study's settings: {result.steps:,} steps, seed {seed}, "
+            f"run was trained for this {purpose} with the study's settings: {result.steps:,} steps, seed {seed}, "
             f"validation {run.task.objective} {result.objective:.4f}.")
     return Source(model, run.data, _text_data(run, _is_classifier(model)), "proxy", line)

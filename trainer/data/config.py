@@ -56,12 +56,16 @@ def _check_data_files(value) -> None:
 
 @dataclass(frozen=True)
 class TokenizerConfig:
-    """Subword tokenizer trained on the training split: ``wordpiece`` (BERT) or byte-level ``bpe``."""
+    """Subword tokenizer trained on the training split: ``wordpiece`` (BERT) or byte-level ``bpe``; or, with
+    ``path``, a pretrained one (a tokenizer.json or a Hugging Face tokenizer folder; see ``pretrained.py``),
+    whose vocabulary the file sets (``kind``, ``vocab_size``, ``lowercase`` and ``min_frequency`` are then
+    unused)."""
 
     kind: str = "wordpiece"
     vocab_size: int = 8000
     lowercase: bool = True
     min_frequency: int = 2
+    path: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in TOKENIZER_KINDS:
@@ -70,6 +74,9 @@ class TokenizerConfig:
         _check_int("tokenizer.min_frequency", self.min_frequency, 1)
         if not isinstance(self.lowercase, bool):
             raise _allowed("tokenizer.lowercase", self.lowercase, (True, False))
+        if self.path is not None and (not isinstance(self.path, str) or not self.path):
+            raise ValueError(f"tokenizer.path={self.path!r} is not allowed; allowed: null (train one), or the path of "
+                             "a tokenizer.json or a Hugging Face tokenizer folder")
 
     @classmethod
     def from_dict(cls, data: Mapping) -> TokenizerConfig:
@@ -193,7 +200,12 @@ class DataConfig:
         return out
 
     def check_files(self) -> None:
-        """Raise FileNotFoundError (one line) unless every configured local split file exists."""
+        """Raise FileNotFoundError (one line) unless every configured local split file exists, and a one-line
+        error for a pretrained tokenizer that cannot be used."""
+        if self.tokenizer.path is not None:
+            from layernas.trainer.data.pretrained import load_pretrained
+
+            load_pretrained(self.tokenizer.path)
         if self.source == "local":
             for split in SPLITS:
                 if getattr(self, split) is not None:

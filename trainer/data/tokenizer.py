@@ -18,25 +18,37 @@ from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers,
 from layernas.trainer.data.cache import COUNTERS, CorruptCacheError, cached, digest
 from layernas.trainer.data.config import DataConfig, TokenizerConfig
 from layernas.trainer.data.corpus import read_split, split_identity
+from layernas.trainer.data.special import (  # noqa: F401  (the special tokens' names stay importable from here)
+    CLS_ID,
+    MASK_ID,
+    PAD_ID,
+    SEP_ID,
+    SPECIAL_IDS,
+    SPECIAL_TOKENS,
+    UNK_ID,
+    check_special_ids,
+)
 
 log = logging.getLogger(__name__)
 
-SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
-PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID = range(len(SPECIAL_TOKENS))
-SPECIAL_IDS = (PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID)
 TOKENIZER_VERSION = 1  # bump when the tokenizer pipeline below changes
 PARALLELISM_VARIABLE = "TOKENIZERS_PARALLELISM"
 
 
 def get_tokenizer(cfg: DataConfig) -> Tokenizer:
-    """The tokenizer for ``cfg``'s training split: loaded from the cache, or trained and cached first."""
+    """The tokenizer for ``cfg``'s training split: loaded from the cache, or trained and cached first; or the
+    pretrained one of ``tokenizer.path`` (read each time: the token caches key on its content)."""
+    if cfg.tokenizer.path is not None:
+        from layernas.trainer.data.pretrained import load_pretrained
+
+        return load_pretrained(cfg.tokenizer.path)
     return cached(tokenizer_path(cfg), lambda tmp: train_tokenizer(cfg).save(tmp), load_tokenizer)
 
 
 def tokenizer_path(cfg: DataConfig) -> Path:
     """``<cache_dir>/tokenizers/<name>-<kind><vocab>-<hash>.json``; the hash covers the training data's bytes."""
-    key = digest({"version": TOKENIZER_VERSION, "train": split_identity(cfg, "train"),
-                  "tokenizer": asdict(cfg.tokenizer)})
+    settings = {k: v for k, v in asdict(cfg.tokenizer).items() if k != "path"}  # None here; the keys stay as before
+    key = digest({"version": TOKENIZER_VERSION, "train": split_identity(cfg, "train"), "tokenizer": settings})
     name = re.sub(r"[^A-Za-z0-9_.-]", "_", cfg.name)
     return Path(cfg.cache_dir) / "tokenizers" / f"{name}-{cfg.tokenizer.kind}{cfg.tokenizer.vocab_size}-{key}.json"
 
@@ -62,14 +74,6 @@ def load_tokenizer(path: str | os.PathLike) -> Tokenizer:
     except Exception as err:  # tokenizers raises a bare Exception for unreadable JSON
         raise CorruptCacheError(path, err) from None
     return tokenizer
-
-
-def check_special_ids(tokenizer: Tokenizer) -> None:
-    """Raise ValueError unless the special tokens have the ids this package relies on."""
-    found = [tokenizer.token_to_id(token) for token in SPECIAL_TOKENS]
-    if found != list(SPECIAL_IDS):
-        raise ValueError(f"tokenizer special ids {dict(zip(SPECIAL_TOKENS, found, strict=True))} are not allowed; "
-                         f"allowed: {dict(zip(SPECIAL_TOKENS, SPECIAL_IDS, strict=True))}")
 
 
 def tokenizer_hash(tokenizer: Tokenizer) -> str:

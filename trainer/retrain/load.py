@@ -1,10 +1,25 @@
-"""Retrained weights back as a model: :func:`load_retrained`."""
+"""Retrained weights back as a model: :func:`load_retrained`; where a study keeps them
+(:func:`retrained_folder`) and for which seeds (:func:`retrained_seeds`)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
+
+from layernas.trainer.plan.study import StudyRef
+
+
+def retrained_folder(ref: StudyRef, key: str) -> Path:
+    """``results/<study>/retrain/<key>/``: a network's retrain (its weights, metrics.json, config.yaml)."""
+    return ref.folder / "retrain" / key
+
+
+def retrained_seeds(folder: Path) -> list[int]:
+    """The seeds with weights (``model-seed<N>.safetensors``) in a retrain folder, ascending."""
+    found = (re.fullmatch(r"model-seed(\d+)\.safetensors", p.name) for p in folder.glob("model-seed*.safetensors"))
+    return sorted(int(m.group(1)) for m in found if m)
 
 
 def load_retrained(folder: str | Path, seed: int = 0):

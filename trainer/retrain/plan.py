@@ -20,6 +20,7 @@ from layernas.trainer.plumbing.inputs import check_seeds
 from layernas.trainer.plumbing.provenance import study_config
 from layernas.trainer.results.extensions import answer
 from layernas.trainer.results.ranking import best_trials
+from layernas.trainer.retrain.load import retrained_folder
 from layernas.trainer.search.study import load_existing_study
 
 INHERITED = ("data", "task", "model")
@@ -148,7 +149,7 @@ class RetrainPlan:
 
     @property
     def folder(self) -> Path:
-        return self.ref.folder / "retrain" / self.arch.key()
+        return retrained_folder(self.ref, self.arch.key())
 
 
 def plan_retrain(cfg: dict) -> RetrainPlan:
