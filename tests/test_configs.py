@@ -53,7 +53,7 @@ PRESETS = group_options("experiment")
 
 def test_the_lists_are_not_empty():
     """The parametrisation below is read from conf/; an empty folder or a broken listing would pass vacuously."""
-    assert set(COMMANDS) == {"search", "retrain", "report", "proxy", "audit", "analyze", "race", "export"}
+    assert set(COMMANDS) == {"search", "retrain", "report", "proxy", "audit", "analyze", "race", "export", "compare"}
     assert len(GROUPS["search"]) == 11 and GROUPS["report"] == ["storage"]
     assert set(GROUPS["retrain"]) == {"data", "task", "model", "trainer", "storage", "logger"}
     assert {"smoke", "cpu_demo", "gpu_small"} <= set(PRESETS) and "_base" not in group_options("data")
