@@ -16,7 +16,7 @@ import json
 import math
 from pathlib import Path
 
-from layernas.trainer.audit.report import family_lines, flat, markdown, _csv
+from layernas.trainer.audit.report import _csv, family_lines, flat, markdown
 from layernas.trainer.audit.summary import Arch, budget_rows, recommend, zero_cost_rows
 from layernas.trainer.plumbing.files import atomic_write_text
 from layernas.trainer.plumbing.provenance import git_commit
@@ -70,7 +70,8 @@ def reread(folder: Path, n_boot: int = 1000, seed: int = 0) -> dict:
             row[f"x{float(b):g}_values"] = [v if doc["direction"] == "minimize" else -v
                                             for v in arch.budgets.get(float(b), {}).values()]
     order = ["proxy_vs_budget", "ranks", "ladder"]  # write_audit's
-    found = sorted((folder / "plots").glob("*.png"), key=lambda p: (order.index(p.stem) if p.stem in order else 9, p.name))
+    found = sorted((folder / "plots").glob("*.png"),
+                   key=lambda p: (order.index(p.stem) if p.stem in order else 9, p.name))
     images = {p.stem: p for p in found}
     atomic_write_text(folder / "audit.json", json.dumps(doc, indent=2, default=str))
     atomic_write_text(folder / "audit.csv", _csv(flat(doc["archs"])))
@@ -79,13 +80,15 @@ def reread(folder: Path, n_boot: int = 1000, seed: int = 0) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m layernas.trainer.audit.reread", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m layernas.trainer.audit.reread",
+                                     description=__doc__.split("\n\n")[0])
     parser.add_argument("folder", type=Path, help="an audit's folder: results/<study>/audit")
     parser.add_argument("--bootstrap", type=int, default=1000, help="resamples for the 95%% intervals")
     parser.add_argument("--seed", type=int, default=0, help="the bootstrap's seed")
     args = parser.parse_args(argv)
     if not (args.folder / "audit.json").is_file():
-        parser.exit(2, f"error: {args.folder}/audit.json is not there; allowed: an audit's folder (results/<study>/audit)\n")
+        parser.exit(2, f"error: {args.folder}/audit.json is not there; allowed: an audit's folder "
+                       "(results/<study>/audit)\n")
     doc = reread(args.folder, args.bootstrap, args.seed)
     print(doc["recommendation"]["line"])
     for line in family_lines(doc):

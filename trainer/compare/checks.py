@@ -25,8 +25,8 @@ def reruns(study: optuna.Study, storage: StorageConfig, logger: LoggerConfig, re
     from pathlib import Path
 
     run = replace(Recorded.of(study).run, logger=logger, results_dir=Path(results_dir))
-    return Reruns(study, PREFIX, f"check {study.study_name}", "compare_check", Path(results_dir) / study.study_name / "compare_check",
-                  storage, run)
+    folder = Path(results_dir) / study.study_name / "compare_check"
+    return Reruns(study, PREFIX, f"check {study.study_name}", "compare_check", folder, storage, run)
 
 
 def run_checks(study: optuna.Study, storage: StorageConfig, logger: LoggerConfig, results_dir, jobs: list[Job]) -> int:

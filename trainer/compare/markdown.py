@@ -54,14 +54,17 @@ def markdown(doc: dict, images: dict) -> str:
     out += [head + (f"{x} check of the pick | regret at {x} |" if x else ""),
             "|---|---|---|---|" + ("---|---|" if x else "")]
     for a in doc["arms"]:
-        row = f"| {a['arm']} | `{a['overrides']}` | {_ms(a['best'])} | {fmt(round(a['steps']['mean'])) if a['steps']['mean'] is not None else '-'} |"
+        steps = fmt(round(a["steps"]["mean"])) if a["steps"]["mean"] is not None else "-"
+        row = f"| {a['arm']} | `{a['overrides']}` | {_ms(a['best'])} | {steps} |"
         out.append(row + (f" {_ms(a['check'])} | {_ms(a['regret'])} |" if x else ""))
     out += ["", "The regret of a run: how much worse its answer trained at the check budget than the best answer of "
             "any run (what a user who trusted that run got).", "",
             "## Arm against arm", "",
-            "| A | B | P(A's best better than B's) | 95% CI (bootstrap) | one-sided Mann-Whitney p |", "|---|---|---|---|---|"]
+            "| A | B | P(A's best better than B's) | 95% CI (bootstrap) | one-sided Mann-Whitney p |",
+            "|---|---|---|---|---|"]
     for p in doc["pairs"]:
-        out.append(f"| {p['a']} | {p['b']} | {p['p_lower']:.2f} | {p['ci'][0]:.2f}-{p['ci'][1]:.2f} | {p['p_value']:.3f} |")
+        out.append(f"| {p['a']} | {p['b']} | {p['p_lower']:.2f} | {p['ci'][0]:.2f}-{p['ci'][1]:.2f} | "
+                   f"{p['p_value']:.3f} |")
     n = [len(a["seeds"]) for a in doc["arms"]]
     smallest = 1 / math.comb(n[0] + n[1], n[0]) if len(n) > 1 else math.nan
     out += ["", "P is over every pair of a run of A and a run of B (the arms are searched independently); ties count "
@@ -74,8 +77,8 @@ def markdown(doc: dict, images: dict) -> str:
     for r in doc["runs"]:
         pick = r["pick"]
         row = (f"| {r['arm']} | {r['seed']} | `{r['study']}` | {r['steps']:,} | {fmt(r['best_at_budget'])} | "
-               f"{fmt(r['final_best'])} | " + (f"#{pick['trial']}: {fmt(pick['value'])} `{pick['arch']}`" if pick else "-")
-               + " |")
+               f"{fmt(r['final_best'])} | "
+               + (f"#{pick['trial']}: {fmt(pick['value'])} `{pick['arch']}`" if pick else "-") + " |")
         if x:
             values = ", ".join(fmt(v) for v in (r["check"] or {}).get("values", {}).values()) or "-"
             row += f" {values} | {fmt(r['regret'])} |"

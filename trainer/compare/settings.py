@@ -47,7 +47,8 @@ class CompareConfig:
         return cls(arms=_arms(d.get("arms"), builtin), seeds=_seeds("compare.seeds", d.get("seeds"), 1),
                    budget=_budget(d.get("budget")), check_budget=_check_budget(d.get("check_budget")),
                    check_seeds=_seeds("compare.check_seeds", d.get("check_seeds"), 1),
-                   top=_positive("compare.top", d.get("top")), bootstrap=_positive("compare.bootstrap", d.get("bootstrap")))
+                   top=_positive("compare.top", d.get("top")),
+                   bootstrap=_positive("compare.bootstrap", d.get("bootstrap")))
 
 
 def _arms(raw, builtin: dict[str, tuple[str, ...]]) -> tuple[Arm, ...]:
@@ -65,7 +66,8 @@ def _arms(raw, builtin: dict[str, tuple[str, ...]]) -> tuple[Arm, ...]:
     names = [str(n) for n, _ in items]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
-        raise ValueError(f"compare.arms={_shown(raw)} is not allowed; allowed: distinct arms ({twice[0]} is there twice)")
+        raise ValueError(f"compare.arms={_shown(raw)} is not allowed; allowed: distinct arms "
+                         f"({twice[0]} is there twice)")
     arms = []
     for name, overrides in items:
         if not isinstance(name, str) or not ARM_NAME.match(name):

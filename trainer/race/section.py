@@ -33,7 +33,8 @@ def section(study: optuna.Study, study_dir: Path) -> list[str]:
     if last is None:
         return []
     lines = ["", "## Race", "", f"{doc['line']}. Rungs x{', x'.join(f'{b:g}' for b in doc['budgets'])} on seeds "
-             f"{doc['seeds']}, {doc['test']} at alpha {doc['alpha']:g}; every rung in [race/race.md](race/race.md).", "",
+             f"{doc['seeds']}, {doc['test']} at alpha {doc['alpha']:g}; every rung in [race/race.md](race/race.md).",
+             "",
              f"| contender | x{last['budget']:g}: mean ± std | p (Holm) | status |", "|---|---|---|---|"]
     names = {c["trial"]: f"#{c['trial']}" + (f" ({c['baseline']})" if c["baseline"] else "") for c in doc["contenders"]}
     sign = 1 if doc["direction"] == "minimize" else -1

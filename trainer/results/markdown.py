@@ -12,8 +12,8 @@ from optuna.trial import FrozenTrial, TrialState
 from layernas.trainer.results.extensions import lines as extension_lines
 from layernas.trainer.results.format import fmt
 from layernas.trainer.results.noise import seed_noise, within_noise
-from layernas.trainer.results.signal import no_signal, verdict
 from layernas.trainer.results.ranking import best_trials, ranked, tied_with_best
+from layernas.trainer.results.signal import no_signal, verdict
 from layernas.trainer.results.summary import header_lines, noise_lines, reference_line, trial_numbers, twins
 from layernas.trainer.results.table import objective_labels, reasons, state_name
 
