@@ -2,7 +2,7 @@
 
 from .config import ModelConfig
 from .heads import ClassificationHead, MaskedLM, MaskedLMHead, SequenceClassifier
-from .model import Encoder, Sublayer, build_encoder, build_layer
+from .model import Encoder, Sublayer, add_segments, build_encoder, build_layer
 from .ops import OPS, get_op, register
 from .spec import Architecture, LayerSpec
 
@@ -17,6 +17,7 @@ __all__ = [
     "ModelConfig",
     "SequenceClassifier",
     "Sublayer",
+    "add_segments",
     "build_encoder",
     "build_layer",
     "get_op",

@@ -22,6 +22,9 @@ class ModelConfig:
     built from an architecture takes its depth from the architecture.
     ``position`` is where order information enters: ``rotary`` inside the attention ops, ``learned`` or
     ``sinusoidal`` absolute embeddings added to the tokens, or ``none`` (convolutions carry position).
+    ``segments``: BERT's segment (token type) embeddings, two of them, added to the tokens of a sentence pair
+    (``[CLS] a [SEP]`` segment 0, ``b [SEP]`` segment 1). None or False: none (a single segment would only add
+    the same vector to every token); the trainer turns them on for sentence-pair data.
     """
 
     d_model: int = 128
@@ -38,6 +41,7 @@ class ModelConfig:
     attn_dropout: float = 0.0
     weight_dropout: float = 0.0
     norm_eps: float = 1e-5
+    segments: bool | None = None
 
     def __post_init__(self) -> None:
         if self.position not in POSITIONS:
@@ -47,6 +51,9 @@ class ModelConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name}={value!r} must be a positive integer")
+        if self.segments not in (None, True, False):
+            raise ValueError(f"segments={self.segments!r} is not allowed; allowed: true, false, or null (on for "
+                             "sentence-pair data)")
         heads = self.identity_heads
         if heads is not None and (not isinstance(heads, int) or isinstance(heads, bool) or heads < 0):
             raise ValueError(f"identity_heads={heads!r} must be null (BlockBERT's assignment) or an integer >= 0")

@@ -46,10 +46,11 @@ def encoder_params(arch: str | Architecture, vocab_size: int, max_len: int, conf
 
 
 def base_params(vocab_size: int, max_len: int, config: ModelConfig) -> int:
-    """What every encoder has whatever its sublayers: embeddings (and a learned position table) and the
-    final LayerNorm."""
+    """What every encoder has whatever its sublayers: embeddings (and a learned position table, and the two
+    segment embeddings) and the final LayerNorm."""
     d = config.d_model
-    return vocab_size * d + (max_len * d if config.position == "learned" else 0) + 2 * d
+    return vocab_size * d + (max_len * d if config.position == "learned" else 0) + 2 * d + \
+        (2 * d if config.segments else 0)
 
 
 def mlm_head_params(d_model: int, vocab_size: int) -> int:

@@ -71,13 +71,14 @@ class MaskedLM(nn.Module):
 
 
 class SequenceClassifier(nn.Module):
-    """Encoder + classification head. input_ids (B, T) -> logits (B, n_classes)."""
+    """Encoder + classification head (one output: a regressor). input_ids (B, T), attention_mask (B, T),
+    token_type_ids (B, T) of a sentence pair (or None) -> logits (B, n_classes)."""
 
     def __init__(self, encoder: Encoder, n_classes: int, pooling: str = "mean") -> None:
         super().__init__()
         self.encoder = encoder
         self.head = ClassificationHead(encoder.config.d_model, n_classes, encoder.config.dropout, pooling)
 
-    def forward(self, input_ids, attention_mask=None) -> torch.Tensor:
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None) -> torch.Tensor:
         mask = None if attention_mask is None else attention_mask.bool()
-        return self.head(self.encoder(input_ids, mask), mask)
+        return self.head(self.encoder(input_ids, mask, token_type_ids), mask)

@@ -57,9 +57,10 @@ def build_layer(spec: str | LayerSpec, d_model: int, **settings) -> Sublayer:
 
 
 class Encoder(nn.Module):
-    """Token embeddings (+ absolute positions if configured) -> sublayers -> LayerNorm.
+    """Token embeddings (+ absolute positions, + segment embeddings if configured) -> sublayers -> LayerNorm.
 
-    input_ids: (B, T) long, attention_mask: (B, T) bool/int with 1 = real token (or None) -> (B, T, D).
+    input_ids: (B, T) long, attention_mask: (B, T) bool/int with 1 = real token (or None), token_type_ids:
+    (B, T) long in {0, 1} (or None: all 0; ignored without ``config.segments``) -> (B, T, D).
     """
 
     def __init__(self, arch: Architecture, vocab_size: int, max_len: int, config: ModelConfig) -> None:
@@ -68,6 +69,7 @@ class Encoder(nn.Module):
         self.embed = nn.Embedding(vocab_size, config.d_model)
         use_table = config.position in ("learned", "sinusoidal")
         self.positions = AbsolutePositions(config.position, max_len, config.d_model) if use_table else None
+        self.segments = nn.Embedding(2, config.d_model) if config.segments else None
         self.dropout = nn.Dropout(config.dropout)
         layers: list[Sublayer] = []
         for spec, tie in zip(arch, arch.ties(), strict=True):
@@ -76,7 +78,8 @@ class Encoder(nn.Module):
         self.norm = nn.LayerNorm(config.d_model, eps=config.norm_eps)
         self.apply(init_weights)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
         T = input_ids.shape[1]
         if T > self.max_len:
             raise ValueError(f"sequence length {T} exceeds max_len={self.max_len}")
@@ -84,12 +87,27 @@ class Encoder(nn.Module):
         if mask is not None and not exporting() and bool(mask.all()):
             mask = None  # lets SDPA pick its unmasked kernels (an exported graph keeps the mask: one graph for both)
         x = self.embed(input_ids)  # (B, T, D)
+        if self.segments is not None:
+            x = x + (self.segments.weight[0] if token_type_ids is None else self.segments(token_type_ids))
         if self.positions is not None:
             x = self.positions(x)
         x = self.dropout(x)
         for layer in self.layers:
             x = layer(x, mask)
         return self.norm(x)
+
+
+def add_segments(encoder: Encoder) -> Encoder:
+    """Give an encoder trained without segment embeddings (masked LM on packed rows) the two of a sentence pair,
+    in place: segment 0 zero, so the trained encoder computes exactly what it did on segment 0, segment 1
+    BERT-initialised. An encoder that has them is returned as it is."""
+    if encoder.segments is None:
+        weight = encoder.embed.weight
+        encoder.segments = nn.Embedding(2, encoder.config.d_model, device=weight.device, dtype=weight.dtype)
+        with torch.no_grad():
+            encoder.segments.weight[0].zero_()
+            nn.init.normal_(encoder.segments.weight[1], std=0.02)
+    return encoder
 
 
 def init_weights(module: nn.Module) -> None:

@@ -30,11 +30,12 @@ CASES = [
      "error: sampler=cmaes is not an option; allowed sampler options: bruteforce, gp, nsga2, random, tpe"),
     ("misspelt key", ["search", "study.n_trialz=3"], "error: unknown key 'study.n_trialz'"),
     ("a shared base config as an option", ["proxy", "data=_base"],
-     "error: data=_base is not an option; allowed data options: csv, hf, imdb, jsonl, sst2, text, tsv, wikitext2"),
+     "error: data=_base is not an option; allowed data options: csv, glue/cola, glue/mnli, glue/mrpc, glue/qnli, "
+     "glue/qqp, glue/rte, glue/sst2, glue/stsb, glue/wnli, hf, imdb, jsonl, sst2, text, tsv, wikitext2"),
     ("a model setting that does not exist", ["proxy", "+model.n_layers=4"],
      "error: unknown model key 'n_layers'; allowed: attn_dropout, d_model, dropout, ffn_ratio, head_ratio, "
      "identity_heads, kernel_size, n_blocks, n_heads, n_sublayers, norm_eps, position, position_buckets, "
-     "weight_dropout"),
+     "segments, weight_dropout"),
     ("negative trial count", ["search", "study.n_trials=-1"], "error: study.n_trials=-1 must be a positive integer"),
     ("no workers", ["search", "study.n_workers=0"], "error: study.n_workers=0 must be a positive integer"),
     ("a cost as the first objective", ["search", "objectives=[params,val_loss]"],
@@ -209,6 +210,17 @@ CASES = [
                                              "results_dir={tmp}/studies"],
      "error: export.dir='{tmp}' holds other files (no export.json of an earlier export); allowed: a new or empty "
      "folder, or an earlier export's folder (replaced)"),
+    ("a sentence-pair column the file does not have", ["proxy", "task=classify", "data=tsv",
+                                                        "data.train={tmp}/pairs.tsv", "data.text_column=first",
+                                                        "data.text_pair_column=third", "data.validation_fraction=0.5"],
+     "error: text_pair_column='third' is not a column of {tmp}/pairs.tsv; its header has: first, second, label"),
+    ("a label that is not a number for regression", ["proxy", "task=regress", "data=tsv", "data.train={tmp}/pairs.tsv",
+                                                     "data.text_column=first", "data.text_pair_column=second",
+                                                     "data.validation_fraction=0.5"],
+     "error: bad label 'high' in {tmp}/pairs.tsv line 3: task=regress needs numbers as labels (label_type=number); "
+     "allowed: finite numbers such as 3.8"),
+    ("an unknown GLUE task", ["glue", "study.name=x", "glue.tasks=[sst2,mnli_m]"],
+     "error: glue.tasks has unknown task 'mnli_m'; allowed: cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli"),
     ("a pretrained tokenizer without a mask token", ["proxy", "data.tokenizer.path={tmp}/nomask.json"],
      "error: data.tokenizer.path='{tmp}/nomask.json' has no mask token ([MASK] or <mask> is not in its "
      "vocabulary); allowed: a tokenizer with all of pad, unk, cls, sep, mask tokens"),
@@ -246,6 +258,7 @@ def make_bad_files(folder: Path) -> Path:
                                                                      "not_entailment\n" for i in range(40)))
     (folder / "unseen.tsv").write_text("sentence\tlabel\nit rains\tentailment\nit may rain\tneutral\n")
     (folder / "mixed.tsv").write_text("sentence\tlabel\nit is good\t1\nit is fine\tgood\n")
+    (folder / "pairs.tsv").write_text("first\tsecond\tlabel\nit rains\tit is wet\t4.5\nit rains\tit is dry\thigh\n")
     study = folder / "damaged" / "s"
     study.mkdir(parents=True)
     optuna.logging.set_verbosity(optuna.logging.ERROR)

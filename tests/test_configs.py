@@ -30,7 +30,7 @@ from layernas.trainer.search.storage import storage_url
 
 # what a command cannot do without
 REQUIRED = {"retrain": ["study.name=x"], "report": ["study.name=x"], "audit": ["study.name=x"],
-            "analyze": ["study.name=x"], "race": ["study.name=x"], "export": ["study.name=x"]}
+            "analyze": ["study.name=x"], "race": ["study.name=x"], "export": ["study.name=x"], "glue": ["study.name=x"]}
 OWN_FILE = "data.train"  # the own-file data options (csv, tsv, jsonl, text) ask for it and only for it
 
 
@@ -53,10 +53,12 @@ PRESETS = group_options("experiment")
 
 def test_the_lists_are_not_empty():
     """The parametrisation below is read from conf/; an empty folder or a broken listing would pass vacuously."""
-    assert set(COMMANDS) == {"search", "retrain", "report", "proxy", "audit", "analyze", "race", "export", "compare"}
+    assert set(COMMANDS) == {"search", "retrain", "report", "proxy", "audit", "analyze", "race", "export", "compare",
+                             "glue"}
     assert len(GROUPS["search"]) == 11 and GROUPS["report"] == ["storage"]
     assert set(GROUPS["retrain"]) == {"data", "task", "model", "trainer", "storage", "logger"}
     assert {"smoke", "cpu_demo", "gpu_small"} <= set(PRESETS) and "_base" not in group_options("data")
+    assert {"glue/mrpc", "glue/stsb", "glue/mnli"} <= set(group_options("data"))  # nested options are options too
     assert len(CASES) > 70
 
 

@@ -86,3 +86,29 @@ def test_output_depends_only_on_the_span(op, k):
 
 def test_every_convolution_op_declares_its_reach():
     assert set(LOCAL_OPS) == {"sdconv", "lconv", "dconv", "lvconv", "gconv", "ffn"}
+
+
+@pytest.mark.parametrize("op", ALL_OPS)
+@torch.no_grad()
+def test_padding_of_a_sentence_pair_never_reaches_real_positions(op):
+    """Sentence pairs as the classifier gets them (``[CLS] a [SEP] b [SEP]``, segment embeddings, padded to the
+    batch's longest): other ids and other segment ids at the padded positions change no real position's output."""
+    from layernas.search_space import ModelConfig, build_encoder
+    from layernas.trainer.data.batches import PaddedBatches
+    from layernas.trainer.data.tokens import Examples
+
+    torch.manual_seed(0)
+    config = ModelConfig(d_model=D, n_heads=4, position="rotary", dropout=0.0, segments=True)
+    encoder = build_encoder(f"{op_example(op, D)} ffn", 60, 32, config).double().eval()
+    lengths, firsts = [19, 9, 4], [7, 5, 3]  # [CLS] a [SEP] | b [SEP]
+    ids = torch.randint(5, 60, (sum(lengths),))
+    offsets = torch.tensor([0, *torch.tensor(lengths).cumsum(0).tolist()])
+    batch = PaddedBatches(Examples(ids, offsets, torch.zeros(3, dtype=torch.long), torch.tensor(firsts)))\
+        .__getitems__([0, 1, 2])
+    mask, types = batch["attention_mask"], batch["token_type_ids"]
+    assert types[1].tolist() == [0] * 5 + [1] * 4 + [0] * 10
+    other_ids = torch.where(mask, batch["input_ids"], torch.randint(5, 60, mask.shape))
+    other_types = torch.where(mask, types, 1 - types)
+    y = encoder(batch["input_ids"], mask, types)
+    y2 = encoder(other_ids, mask, other_types)
+    assert (y[mask] - y2[mask]).abs().max().item() == 0.0

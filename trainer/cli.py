@@ -70,6 +70,12 @@ def _compare(cfg):
     return main(cfg)
 
 
+def _glue(cfg):
+    from layernas.trainer.apps.glue import main
+
+    return main(cfg)
+
+
 def _proxy(cfg):
     from layernas.trainer.apps.proxy import main
 
@@ -99,6 +105,8 @@ COMMANDS = {
                     _race),
     "compare": Command("compare", "the same search per arm (sampler, strategy) and seed on equal budgets: which finds "
                        "better networks", _compare),
+    "glue": Command("glue", "a study's network and its BERT baseline fine-tuned on GLUE tasks, mean +- std over seeds",
+                    _glue),
     "proxy": Command("proxy", "train one architecture with a short proxy run and print its metrics",
                      _proxy),
     "analyze": Command("analyze", "what a study's model does with its attention heads (and convolution kernels)",
@@ -121,6 +129,7 @@ Examples:
   layernas audit study.name=smoke audit.k=3 audit.budgets=[3] audit.seeds=[0,1]
   layernas race study.name=smoke race.budgets=[2] race.seeds=[0,1] race.max_k=2
   layernas compare experiment=smoke study.name=cmp compare.arms=[tpe,random] compare.seeds=[0,1]
+  layernas glue study.name=smoke glue.tasks=[sst2,mrpc,stsb] seeds=[0,1,2] glue.glue_dir=/path/to/glue
   layernas proxy arch="sdconv(k=9) ffn sa ffn" task=mlm trainer.max_steps=200
   layernas analyze study.name=smoke trial=0 analyze.n_docs=200
   layernas export study.name=smoke export.format=onnx

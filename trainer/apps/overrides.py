@@ -105,10 +105,14 @@ def explain_hydra_error(error: Exception) -> str:
 
 
 def group_options(group: str) -> list[str]:
-    """The options of a config group: its yaml files, less those named ``_*`` (shared bases such as
-    ``data/_base.yaml``, which the options extend)."""
+    """The options of a config group: its yaml files (those in sub-folders as ``sub/name``), less those named
+    ``_*`` (shared bases such as ``data/_base.yaml``, which the options extend)."""
     folder = Path(CONF_DIR) / group
-    return sorted(p.stem for p in folder.glob("*.yaml") if not p.stem.startswith("_")) if folder.is_dir() else []
+    if not folder.is_dir():
+        return []
+    # nested options too (data=glue/mrpc), as Hydra names them
+    options = (p.relative_to(folder).with_suffix("").as_posix() for p in folder.rglob("*.yaml"))
+    return sorted(o for o in options if not any(part.startswith("_") for part in o.split("/")))
 
 
 def check_overrides(config_name: str, overrides: list[str]):

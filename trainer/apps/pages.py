@@ -12,7 +12,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from layernas.trainer.apps.guard import debug_wanted, fail, fill_storage_url
-from layernas.trainer.apps.overrides import CONF_DIR, check_overrides, compose_config
+from layernas.trainer.apps.overrides import CONF_DIR, check_overrides, compose_config, group_options
 from layernas.trainer.plumbing.errors import UserError
 
 HIDDEN_GROUPS = ("hydra",)
@@ -23,7 +23,7 @@ def groups(conf_dir: Path) -> dict[str, list[str]]:
     out = {}
     for folder in sorted(p for p in conf_dir.iterdir() if p.is_dir() and p.name not in HIDDEN_GROUPS
                          and not p.name.startswith(("_", "."))):
-        options = sorted(p.stem for p in folder.glob("*.yaml") if not p.stem.startswith("_"))
+        options = group_options(folder.name)
         if options:
             out[folder.name] = options
     return out

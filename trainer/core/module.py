@@ -119,7 +119,7 @@ class ClassifierModule(_Base):
     classes val/f1 (class 1 positive), and each class's recall val/recall_<class> (the accuracy on the
     examples of that class; see ``metrics.per_class_recall``).
 
-    Batches: ``input_ids`` (B, T), ``attention_mask`` (B, T), ``labels`` (B,).
+    Batches: ``input_ids`` (B, T), ``attention_mask`` (B, T), ``labels`` (B,), for pairs ``token_type_ids`` (B, T).
     """
 
     def __init__(self, model: SequenceClassifier, optim: OptimConfig, total_steps: int, n_classes: int) -> None:
@@ -131,13 +131,13 @@ class ClassifierModule(_Base):
         self.val_f1 = BinaryF1Score() if n_classes == 2 else None
 
     def training_step(self, batch, batch_idx):
-        logits = self.model(batch["input_ids"], batch["attention_mask"])
+        logits = self.model(batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids"))
         loss = F.cross_entropy(logits.float(), batch["labels"])
         self.log("train/loss", loss, prog_bar=True)
         return loss
 
     def validation_step(self, batch, batch_idx):
-        logits = self.model(batch["input_ids"], batch["attention_mask"]).float()
+        logits = self.model(batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids")).float()
         labels = batch["labels"]
         self.val_loss.update(F.cross_entropy(logits, labels), weight=labels.numel())
         preds = logits.argmax(-1)

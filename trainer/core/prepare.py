@@ -23,8 +23,10 @@ def prepare_data(plan: RunPlan, test: bool = False) -> DataInfo:
     """Build (or load) the tokenizer and every token cache a run of ``plan`` needs (``test``: the test split's
     too, when the data has one)."""
     stage = None if test else "fit"  # None: the test split too, where one is configured
-    if plan.task.name == "classify":
-        dm = ClassificationDataModule(plan.data, plan.seed)
+    if plan.task.name in ("classify", "regress"):
+        from layernas.trainer.data.regression import RegressionDataModule
+
+        dm = (RegressionDataModule if plan.task.name == "regress" else ClassificationDataModule)(plan.data, plan.seed)
     else:
         dm = MLMDataModule(plan.data, plan.seed, mask_prob=plan.task.mask_prob)
     dm.setup(stage)

@@ -35,7 +35,8 @@ class RunSpec:
     """A run asked of :func:`run_proxy`: the architecture and its plan; the Optuna trial it reports to (for
     pruning); how W&B records it (default: a ``proxy`` run under ``results_dir/proxy``); and what the caller
     needs beyond the validation metrics: the test split (``test/...``), the first ``val_slice`` validation
-    batches (``val_slice/...``, where a proxy validated), the trained model, more Lightning callbacks."""
+    batches (``val_slice/...``, where a proxy validated), the trained model, more Lightning callbacks; and for a
+    classifier or regressor, ``start``: ``(encoder, tokenizer)`` of a pre-trained encoder to fine-tune."""
 
     arch: Architecture
     plan: RunPlan
@@ -45,6 +46,7 @@ class RunSpec:
     val_slice: int | None = None
     keep_model: bool = False
     callbacks: tuple = ()
+    start: tuple | None = None
 
 
 @dataclass
@@ -99,7 +101,8 @@ def run_proxy(spec: RunSpec) -> ProxyResult:
         ctx = FitContext(plan.trainer, clock, logger, spec.trial, spec.test, spec.val_slice, tuple(spec.callbacks),
                          _short_name(run.name, str(arch)))
         with interrupts.interruptible():  # a signal stops training at once
-            phase, model, dm = RUNNERS[plan.task.name](arch, plan, ctx)
+            given = {"encoder": spec.start[0], "tokenizer": spec.start[1]} if spec.start else {}
+            phase, model, dm = RUNNERS[plan.task.name](arch, plan, ctx, **given)
     except (KeyboardInterrupt, SystemExit) as e:  # Lightning turns Ctrl-C into SystemExit(1) and ignores SIGINT
         interrupts.restore()
         stop = interrupts.Interrupted.of(e)

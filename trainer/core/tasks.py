@@ -1,14 +1,17 @@
 """What a run trains, by task: ``mlm`` (masked-LM on the data), ``classify`` (a classifier from scratch on
-the labelled data) and ``pretrain_finetune`` (masked-LM pre-training, then fine-tuning). Each returns the
+the labelled data), ``regress`` (the same with numbers as labels) and ``pretrain_finetune`` (masked-LM
+pre-training, then fine-tuning). Each returns the
 fit's outcome, the trained model and its data module, with the input-blind references of every split the
 run measured."""
 
 from __future__ import annotations
 
-from layernas.search_space import MaskedLM, SequenceClassifier, build_encoder
+from layernas.search_space import MaskedLM, SequenceClassifier, add_segments, build_encoder
 from layernas.trainer.core.fit import FitContext, Phase, fit
 from layernas.trainer.core.module import ClassifierModule, MaskedLMModule
+from layernas.trainer.core.regression import RegressorModule
 from layernas.trainer.data import ClassificationDataModule, MLMDataModule
+from layernas.trainer.data.regression import RegressionDataModule
 from layernas.trainer.plan.metrics import PRETRAIN_FLAG
 from layernas.trainer.plan.run import RunPlan
 
@@ -33,14 +36,20 @@ def run_mlm(arch, plan: RunPlan, ctx: FitContext, max_steps: int | None = None):
 
 
 def run_classify(arch, plan: RunPlan, ctx: FitContext, encoder=None, tokenizer=None, offset: int = 0):
+    """A classifier (a regressor for ``task=regress``) on the labelled data: a new encoder, or ``encoder`` (a
+    pre-trained one, given segment embeddings when the plan's model has them) with its ``tokenizer``."""
     data = plan.labelled_data
-    dm = ClassificationDataModule(data, plan.seed, tokenizer=tokenizer)
+    regress = plan.task.name == "regress"
+    dm = (RegressionDataModule if regress else ClassificationDataModule)(data, plan.seed, tokenizer=tokenizer)
     dm.setup("fit")
+    if encoder is not None and plan.model.segments:
+        add_segments(encoder)
     model = SequenceClassifier(encoder or _encoder(arch, plan, dm.vocab_size, data.seq_len), dm.n_classes,
                                plan.task.pooling)
-    module = ClassifierModule(model, plan.trainer.optim, plan.trainer.max_steps, dm.n_classes)
+    module = (RegressorModule(model, plan.trainer.optim, plan.trainer.max_steps) if regress else
+              ClassifierModule(model, plan.trainer.optim, plan.trainer.max_steps, dm.n_classes))
     phase = fit(ctx, module, dm, plan.trainer.max_steps, plan.task.objective, ctx.trial, offset,
-                label="finetune" if offset else "classify")
+                label="finetune" if offset else plan.task.name)
     add_references(phase, dm, ctx)
     return phase, model, dm
 
@@ -69,4 +78,5 @@ def run_pretrain_finetune(arch, plan: RunPlan, ctx: FitContext):
     return fine, model, dm
 
 
-RUNNERS = {"mlm": run_mlm, "classify": run_classify, "pretrain_finetune": run_pretrain_finetune}
+RUNNERS = {"mlm": run_mlm, "classify": run_classify, "regress": run_classify,
+           "pretrain_finetune": run_pretrain_finetune}

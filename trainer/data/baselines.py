@@ -55,3 +55,11 @@ def majority_baseline(train_labels: torch.Tensor, val_labels: torch.Tensor, n_cl
     if n_classes == 2:  # F1 of class 1: precision = recall's hit rate when class 1 is always predicted
         out[f"{split}/majority_f1"] = float(2 * val_freq[1] / (1 + val_freq[1])) if majority == 1 else 0.0
     return out
+
+
+def mean_baseline(train_targets: torch.Tensor, val_targets: torch.Tensor, split: str = "val") -> dict[str, float]:
+    """What predicting the training mean for every example scores on regression targets: its mean squared error,
+    and Pearson and Spearman correlations of 0 (a constant has none)."""
+    mean = train_targets.double().mean()
+    mse = float((val_targets.double() - mean).pow(2).mean()) if len(val_targets) else float("nan")
+    return {f"{split}/mean_mse": mse, f"{split}/mean_pearson": 0.0, f"{split}/mean_spearman": 0.0}

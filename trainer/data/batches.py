@@ -30,7 +30,8 @@ class RowBatches(Dataset):
 class PaddedBatches(Dataset):
     """Classification examples padded with [PAD] to the longest in the batch.
 
-    Batch: ``input_ids`` (B, T_max) long, ``attention_mask`` (B, T_max) bool (True = real token), ``labels`` (B,).
+    Batch: ``input_ids`` (B, T_max) long, ``attention_mask`` (B, T_max) bool (True = real token), ``labels`` (B,);
+    for sentence pairs also ``token_type_ids`` (B, T_max) long: 1 on ``b [SEP]``, 0 elsewhere (padding too).
     """
 
     def __init__(self, examples: Examples) -> None:
@@ -50,8 +51,11 @@ class PaddedBatches(Dataset):
         positions = torch.arange(int(lengths.max()))
         mask = positions < lengths[:, None]
         gather = (starts[:, None] + positions).clamp(max=len(ex.ids) - 1)
-        return {"input_ids": ex.ids[gather].masked_fill(~mask, PAD_ID), "attention_mask": mask,
-                "labels": ex.labels[index]}
+        batch = {"input_ids": ex.ids[gather].masked_fill(~mask, PAD_ID), "attention_mask": mask,
+                 "labels": ex.labels[index]}
+        if ex.firsts is not None:
+            batch["token_type_ids"] = ((positions >= ex.firsts[index][:, None]) & mask).long()
+        return batch
 
 
 def as_batch(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -13,6 +13,7 @@ SOURCES = ("local", "hf")
 FORMATS = ("auto", "text", "csv", "tsv", "jsonl")
 TOKENIZER_KINDS = ("wordpiece", "bpe")
 SPLITS = ("train", "validation", "test")
+LABEL_TYPES = ("class", "number")
 DEFAULT_DATA_DIR = shipped_data_dir()
 MIN_VOCAB = 16  # the 5 special tokens plus room for a few real ones
 
@@ -98,6 +99,12 @@ class DataConfig:
     cell is not an integer. Labels are class indices or class names (:mod:`.labels`); ``label_names`` lists the
     class names in class order (for names: their order, else sorted; for indices: what each index is called).
     ``max_train_docs``/``max_eval_docs`` keep the first N documents of a split.
+    ``text_pair_column``: the second sentence of a sentence pair (encoded ``[CLS] a [SEP] b [SEP]``), or null.
+    ``label_type``: ``class`` (class indices or names) or ``number`` (a regression target; ``task=regress``).
+    ``metrics``: the objective names this data is measured by (a GLUE task's official ones, e.g. ``[val_mcc]``),
+    the first being what ``objectives=[objective]`` means for it; null: the task's own objective.
+    ``glue_dir``: a folder in GLUE's original layout (``MRPC/train.tsv``, ...) to read a ``data=glue/<task>``
+    preset from instead of the Hugging Face hub (:mod:`.glue`).
     Values are checked here; files are checked when they are read.
     """
 
@@ -111,6 +118,10 @@ class DataConfig:
     text_column: str | int = "text"
     label_column: str | int | None = None
     label_names: tuple[str, ...] | None = None
+    text_pair_column: str | int | None = None
+    label_type: str = "class"
+    metrics: tuple[str, ...] | None = None
+    glue_dir: str | None = None
     hf_path: str | None = None
     hf_name: str | None = None
     data_files: str | list | dict | None = None
@@ -134,6 +145,11 @@ class DataConfig:
             object.__setattr__(self, "data_dir", str(DEFAULT_DATA_DIR))
         if not isinstance(self.tokenizer, TokenizerConfig):
             raise ValueError(f"tokenizer={self.tokenizer!r} is not allowed; allowed: a mapping of tokenizer settings")
+        if self.glue_dir is not None:
+            from layernas.trainer.data.glue import local_layout
+
+            for name, value in local_layout(self).items():
+                object.__setattr__(self, name, value)
         self._check_names()
         self._check_columns()
         self._check_numbers()
@@ -166,6 +182,19 @@ class DataConfig:
         _check_column("label_column", self.label_column, optional=True)
         if self.text_column == self.label_column:
             raise ValueError(f"label_column={self.label_column!r} is not allowed; it must differ from text_column")
+        _check_column("text_pair_column", self.text_pair_column, optional=True)
+        if self.text_pair_column is not None and self.text_pair_column in (self.text_column, self.label_column):
+            raise ValueError(f"text_pair_column={self.text_pair_column!r} is not allowed; it must differ from "
+                             "text_column and label_column")
+        if self.label_type not in LABEL_TYPES:
+            raise _allowed("label_type", self.label_type, LABEL_TYPES)
+        metrics = self.metrics
+        if metrics is not None:
+            if not isinstance(metrics, (list, tuple)) or not metrics or \
+                    not all(isinstance(m, str) and m.startswith("val_") for m in metrics):
+                raise ValueError(f"metrics={metrics!r} is not allowed; allowed: null, or a list of objective names "
+                                 "(e.g. [val_mcc] or [val_f1,val_acc])")
+            object.__setattr__(self, "metrics", tuple(metrics))
         self._check_label_names()
 
     def _check_label_names(self) -> None:
@@ -197,6 +226,7 @@ class DataConfig:
     def to_dict(self) -> dict:
         out = asdict(self)
         out["label_names"] = None if self.label_names is None else list(self.label_names)
+        out["metrics"] = None if self.metrics is None else list(self.metrics)
         return out
 
     def check_files(self) -> None:

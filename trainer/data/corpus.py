@@ -24,11 +24,13 @@ LABELS_VERSION = 1  # bump when the mapping of labels to class ids changes
 @dataclass(frozen=True)
 class Corpus:
     """One split: ``texts`` (N documents, surrounding whitespace stripped), ``labels`` (N class ids; as read:
-    class indices or names) or None, and ``lines``: where each document is in its file (line; hf: row)."""
+    class indices or names; numbers for ``label_type=number``) or None, ``lines``: where each document is in its
+    file (line; hf: row), and ``pairs``: each document's second sentence (``text_pair_column``) or None."""
 
     texts: list[str]
-    labels: list[int] | list[int | str] | None = None
+    labels: list[int] | list[int | str] | list[float] | None = None
     lines: list[int] | None = None
+    pairs: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -37,19 +39,20 @@ class Corpus:
         index = list(index)
         labels = None if self.labels is None else [self.labels[i] for i in index]
         lines = None if self.lines is None else [self.lines[i] for i in index]
-        return Corpus([self.texts[i] for i in index], labels, lines)
+        pairs = None if self.pairs is None else [self.pairs[i] for i in index]
+        return Corpus([self.texts[i] for i in index], labels, lines, pairs)
 
 
 def load_split(cfg: DataConfig, split: str) -> Corpus:
     """:func:`read_split` with its labels as class ids: the training split's mapping (:mod:`.labels`) applied."""
     corpus = read_split(cfg, split)
-    if corpus.labels is None:
+    if corpus.labels is None or cfg.label_type == "number":
         return corpus
     mapping = label_map(cfg, corpus if split == "train" else None)
     classes = "data.label_names" if cfg.label_names else f"the training split ({source_name(cfg, 'train')})"
     unit = "line" if cfg.source == "local" else "row"
     ids = mapping.class_ids(corpus.labels, corpus.lines, source_name(cfg, split), unit, classes)
-    return Corpus(corpus.texts, ids, corpus.lines)
+    return Corpus(corpus.texts, ids, corpus.lines, corpus.pairs)
 
 
 def label_map(cfg: DataConfig, train: Corpus | None = None) -> LabelMap:
@@ -118,7 +121,9 @@ def split_identity(cfg: DataConfig, split: str) -> dict:
         "read_version": READ_VERSION,
         "split": split,
         "source": fingerprint(cfg.resolve(source)) if cfg.source == "local" else hf_identity(cfg, source),
-        "read": [cfg.format, cfg.header, cfg.text_column, cfg.label_column],
+        "read": [cfg.format, cfg.header, cfg.text_column, cfg.label_column]
+        + ([cfg.text_pair_column, cfg.label_type] if cfg.text_pair_column is not None or cfg.label_type != "class"
+           else []),  # only where they are set: the caches of single-sentence class data keep their keys
         "max_docs": max_docs(cfg, split),
     }
     if carves(cfg, split):
@@ -142,13 +147,18 @@ def source_name(cfg: DataConfig, split: str) -> str:
     return str(cfg.resolve(source)) if cfg.source == "local" else hf_where(cfg, source)
 
 
-def _records(cfg: DataConfig, source: str) -> Iterator[tuple[str, int | str | None, int]]:
+Record = tuple[str, "str | None", "int | str | float | None", int]
+
+
+def _records(cfg: DataConfig, source: str) -> Iterator[Record]:
     records = read_records(cfg.resolve(source), cfg) if cfg.source == "local" else read_hf(cfg, source)
-    stripped = ((text.strip(), label, line) for text, label, line in records)
+    stripped = ((text.strip(), None if pair is None else pair.strip(), label, line)
+                for text, pair, label, line in records)
     return stripped if cfg.label_column is not None else (r for r in stripped if r[0])
 
 
-def _collect(cfg: DataConfig, records: Iterator[tuple[str, int | str | None, int]], limit: int | None) -> Corpus:
+def _collect(cfg: DataConfig, records: Iterator[Record], limit: int | None) -> Corpus:
     rows = list(itertools.islice(records, limit))
-    labels = None if cfg.label_column is None else [label for _, label, _ in rows]
-    return Corpus([text for text, _, _ in rows], labels, [line for _, _, line in rows])
+    labels = None if cfg.label_column is None else [label for _, _, label, _ in rows]
+    pairs = None if cfg.text_pair_column is None else [pair for _, pair, _, _ in rows]
+    return Corpus([text for text, _, _, _ in rows], labels, [line for _, _, _, line in rows], pairs)

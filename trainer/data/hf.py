@@ -7,7 +7,7 @@ from pathlib import Path
 
 from layernas.trainer.data.cache import fingerprint
 from layernas.trainer.data.config import DataConfig
-from layernas.trainer.data.readers import parse_label
+from layernas.trainer.data.readers import label_of
 
 
 def resolved_data_files(cfg: DataConfig):
@@ -66,22 +66,27 @@ def hf_label_names(cfg: DataConfig, split: str) -> list[str] | None:
     return list(feature.names) if isinstance(feature, ClassLabel) else None
 
 
-def read_hf(cfg: DataConfig, split: str) -> Iterator[tuple[str, int | str | None, int]]:
-    """Records ``(text, label, row)`` of ``datasets.load_dataset(hf_path, hf_name, split=split, data_files=...)``,
+def read_hf(cfg: DataConfig, split: str) -> Iterator[tuple[str, str | None, int | str | float | None, int]]:
+    """Records ``(text, pair, label, row)`` of ``datasets.load_dataset(hf_path, hf_name, split=split, data_files=...)``,
     read lazily (rows count from 1)."""
     ds = _load(cfg, split)
     where = hf_where(cfg, split)
     text_column = _column(ds.column_names, cfg.text_column, "text_column", where)
     label_column = None if cfg.label_column is None else _column(ds.column_names, cfg.label_column,
                                                                  "label_column", where)
+    pair_column = None if cfg.text_pair_column is None else _column(ds.column_names, cfg.text_pair_column,
+                                                                    "text_pair_column", where)
     row = 0
     for batch in ds.iter(batch_size=1024):
-        labels = batch[label_column] if label_column else [None] * len(batch[text_column])
-        for text, label in zip(batch[text_column], labels, strict=True):
+        n = len(batch[text_column])
+        labels = batch[label_column] if label_column else [None] * n
+        pairs = batch[pair_column] if pair_column else [None] * n
+        for text, pair, label in zip(batch[text_column], pairs, labels, strict=True):
             row += 1
-            if not isinstance(text, str):
-                raise ValueError(f"text {text!r} in {where} row {row} is not a string")
-            yield text, None if label_column is None else parse_label(label, where, row, unit="row"), row
+            for sentence in (text, pair):
+                if sentence is not None and not isinstance(sentence, str):
+                    raise ValueError(f"text {sentence!r} in {where} row {row} is not a string")
+            yield text, pair, None if label_column is None else label_of(label, cfg, where, row, unit="row"), row
 
 
 def _column(names: list[str], column: str | int, what: str, where: str) -> str:

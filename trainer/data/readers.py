@@ -1,9 +1,10 @@
 """Readers for local corpus files: plain text, csv, tsv and jsonl, each optionally gz/xz/bz2-compressed.
 
-Every reader yields ``(text, label, line)`` records in file order; ``label`` is the label cell as given, a class
-index (a non-negative int) or a class name (a string; :mod:`.labels` maps names to indices), or None when the
-config has no ``label_column``; ``line`` is the record's line in the file. Errors name the file, the line and the
-bad value in one line.
+Every reader yields ``(text, pair, label, line)`` records in file order; ``pair`` is the second sentence of a
+sentence pair (``text_pair_column``) or None; ``label`` is the label cell as given, a class index (a non-negative
+int) or a class name (a string; :mod:`.labels` maps names to indices), a number for ``label_type=number``, or None
+when the config has no ``label_column``; ``line`` is the record's line in the file. Errors name the file, the
+line and the bad value in one line.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import gzip
 import itertools
 import json
 import lzma
+import math
 import re
 import zlib
 from collections.abc import Iterator
@@ -27,7 +29,7 @@ EXTENSIONS = {".txt": "text", ".text": "text", ".tokens": "text", ".raw": "text"
 _INT = re.compile(r"\+?\d+")
 _SIGNED = re.compile(r"[+-]?\d+")
 MAX_LABEL = 9_999  # a class index: 10,000 classes is far beyond any sentence-classification set
-Record = tuple[str, "int | str | None", int]
+Record = tuple[str, "str | None", "int | str | float | None", int]
 
 
 def infer_format(path: Path, fmt: str) -> str:
@@ -59,6 +61,23 @@ def parse_label(value, path: Path | str, line: int, unit: str = "line") -> int |
                      f"in 0..{MAX_LABEL:,}{names}")
 
 
+def label_of(value, cfg: DataConfig, path: Path | str, line: int, unit: str = "line") -> int | str | float:
+    """A label cell as the config's ``label_type`` reads it: a class (:func:`parse_label`) or a number."""
+    return parse_label(value, path, line, unit) if cfg.label_type == "class" else parse_number(value, path, line, unit)
+
+
+def parse_number(value, path: Path | str, line: int, unit: str = "line") -> float:
+    """A regression target: a finite number, given as a number or as text; anything else is a one-line error."""
+    try:
+        number = float(value.strip() if isinstance(value, str) else value)
+    except (TypeError, ValueError):
+        number = None
+    if isinstance(value, bool) or number is None or not math.isfinite(number):
+        raise ValueError(f"bad label {value!r} in {path} {unit} {line}: task=regress needs numbers as labels "
+                         "(label_type=number); allowed: finite numbers such as 3.8")
+    return number
+
+
 def checked_lines(path: Path) -> Iterator[tuple[int, str]]:
     """``(line number, line)`` of a UTF-8 file, decompressed by suffix, each line decoded on its own so that
     a bad byte or a damaged archive is a one-line error naming the file and the exact line."""
@@ -68,7 +87,8 @@ def checked_lines(path: Path) -> Iterator[tuple[int, str]]:
         try:
             for number, raw in enumerate(f, start=1):  # noqa: B007  (number is read after the loop fails)
                 try:
-                    yield number, raw.decode("utf-8")
+                    # a byte-order mark (MRPC's files begin with one) is not part of the first cell
+                    yield number, raw.decode("utf-8-sig" if number == 1 else "utf-8")
                 except UnicodeDecodeError as err:
                     raise ValueError(f"{path} line {number} is not valid UTF-8 ({err.reason} at byte {err.start} "
                                      "of the line); allowed: UTF-8 text") from None
@@ -88,14 +108,15 @@ def read_records(path: Path, cfg: DataConfig) -> Iterator[Record]:
 
 
 def _read_text(path: Path, cfg: DataConfig) -> Iterator[Record]:
-    if cfg.label_column is not None:
-        raise ValueError(f"label_column={cfg.label_column!r} needs a csv, tsv or jsonl file; {path} is plain text")
+    for name in ("label_column", "text_pair_column"):
+        if getattr(cfg, name) is not None:
+            raise ValueError(f"{name}={getattr(cfg, name)!r} needs a csv, tsv or jsonl file; {path} is plain text")
     for number, line in checked_lines(path):
-        yield line, None, number
+        yield line, None, None, number
 
 
 def _read_jsonl(path: Path, cfg: DataConfig) -> Iterator[Record]:
-    for name in ("text_column", "label_column"):
+    for name in ("text_column", "text_pair_column", "label_column"):
         if isinstance(getattr(cfg, name), int):
             raise ValueError(f"{name}={getattr(cfg, name)!r} is an index, but jsonl columns are named ({path})")
     for number, line in checked_lines(path):
@@ -111,10 +132,12 @@ def _read_jsonl(path: Path, cfg: DataConfig) -> Iterator[Record]:
         if not isinstance(row, dict):
             raise ValueError(f"{path} line {number} is not a JSON object")
         text = _field(row, cfg.text_column, path, number)
-        if not isinstance(text, str):
-            raise ValueError(f"text {text!r} in {path} line {number} is not a string")
+        pair = None if cfg.text_pair_column is None else _field(row, cfg.text_pair_column, path, number)
+        for sentence in (text, pair):
+            if sentence is not None and not isinstance(sentence, str):
+                raise ValueError(f"text {sentence!r} in {path} line {number} is not a string")
         label = None if cfg.label_column is None else _field(row, cfg.label_column, path, number)
-        yield text, None if label is None else parse_label(label, path, number), number
+        yield text, pair, None if label is None else label_of(label, cfg, path, number), number
 
 
 def _field(row: dict, name: str, path: Path, line: int):
@@ -143,21 +166,24 @@ def _delimited_records(reader, path: Path, cfg: DataConfig) -> Iterator[Record]:
     header = first if has_header(first, cfg) else None
     text_i = column_index(cfg.text_column, header, "text_column", path)
     label_i = None if cfg.label_column is None else column_index(cfg.label_column, header, "label_column", path)
+    pair_i = None if cfg.text_pair_column is None else column_index(cfg.text_pair_column, header, "text_pair_column",
+                                                                    path)
     rows = reader if header else itertools.chain([first], reader)
     for row in rows:
         if not row:
             continue  # a blank line
         text = _cell(row, text_i, path, reader.line_num)
-        label = None if label_i is None else parse_label(_cell(row, label_i, path, reader.line_num), path,
-                                                         reader.line_num)
-        yield text, label, reader.line_num
+        pair = None if pair_i is None else _cell(row, pair_i, path, reader.line_num)
+        label = None if label_i is None else label_of(_cell(row, label_i, path, reader.line_num), cfg, path,
+                                                      reader.line_num)
+        yield text, pair, label, reader.line_num
 
 
 def has_header(first: list[str], cfg: DataConfig) -> bool:
     """``cfg.header``, or for ``auto``: the first row names a configured column, or its label cell is not a number."""
     if cfg.header != "auto":
         return cfg.header
-    names = [c for c in (cfg.text_column, cfg.label_column) if isinstance(c, str)]
+    names = [c for c in (cfg.text_column, cfg.text_pair_column, cfg.label_column) if isinstance(c, str)]
     if any(name in first for name in names):
         return True
     if isinstance(cfg.label_column, int) and cfg.label_column < len(first):

@@ -59,7 +59,7 @@ def train_tokenizer(cfg: DataConfig) -> Tokenizer:
     allow_parallelism()
     start = time.perf_counter()
     train = _train_wordpiece if cfg.tokenizer.kind == "wordpiece" else _train_bpe
-    tokenizer = train(corpus.texts, cfg.tokenizer)
+    tokenizer = train(corpus.texts + (corpus.pairs or []), cfg.tokenizer)
     COUNTERS["train_tokenizer"] += 1
     check_special_ids(tokenizer)
     log.info("trained %s tokenizer of %d tokens on %d %s documents in %.1f s", cfg.tokenizer.kind,

@@ -2,7 +2,8 @@
 
 Masked-LM data is one stream of documents, each followed by [SEP], cut into full rows of ``seq_len`` tokens
 (RoBERTa's FULL-SENTENCES packing: no padding, the ragged tail dropped). Classification data keeps one
-example per document, ``[CLS] tokens [SEP]`` truncated to ``seq_len``, packed end to end with offsets.
+example per document, ``[CLS] tokens [SEP]`` truncated to ``seq_len``, packed end to end with offsets; a
+sentence pair is ``[CLS] a [SEP] b [SEP]``, truncated longest-first (:func:`truncate_pairs`).
 """
 
 from __future__ import annotations
@@ -34,12 +35,15 @@ class Examples:
     """N variable-length examples packed end to end.
 
     ``ids`` (total,) int64; ``offsets`` (N + 1,) int64, example i is ``ids[offsets[i]:offsets[i + 1]]``;
-    ``labels`` (N,) int64. Indexing gives ``(ids_i, label_i)``.
+    ``labels`` (N,) int64 class ids, or float32 regression targets; ``firsts`` (N,) int64 for sentence pairs: the
+    length of ``[CLS] a [SEP]``, the first segment (the rest is segment 1), else None. Indexing gives
+    ``(ids_i, label_i)``.
     """
 
     ids: torch.Tensor
     offsets: torch.Tensor
     labels: torch.Tensor
+    firsts: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -63,9 +67,13 @@ def mlm_sequences(cfg: DataConfig, split: str, tokenizer: Tokenizer) -> torch.Te
 def classification_examples(cfg: DataConfig, split: str, tokenizer: Tokenizer) -> Examples:
     """``split``'s labelled documents as ``[CLS] tokens [SEP]`` (at most ``seq_len`` ids), cached."""
     # the labels are class ids of the training split's mapping: another mapping is another cache
-    path = token_cache_path(cfg, split, tokenizer, "cls", ".npz", {"labels": label_map(cfg).to_dict()})
-    arrays = cached(path, lambda tmp: _save(tmp, _np_savez, _pack_examples(cfg, split, tokenizer)), _load_examples)
-    return Examples(*(torch.from_numpy(a.astype(np.int64)) for a in arrays))
+    labels = {"labels": "number"} if cfg.label_type == "number" else {"labels": label_map(cfg).to_dict()}
+    path = token_cache_path(cfg, split, tokenizer, "cls", ".npz", labels)
+    build = lambda tmp: _save(tmp, _np_savez, _pack_examples(cfg, split, tokenizer))  # noqa: E731
+    ids, offsets, targets, firsts = cached(path, build, _load_examples)
+    targets = targets.astype(np.float32 if cfg.label_type == "number" else np.int64)
+    return Examples(*(torch.from_numpy(a.astype(np.int64)) for a in (ids, offsets)), torch.from_numpy(targets),
+                    None if firsts is None else torch.from_numpy(firsts.astype(np.int64)))
 
 
 def token_cache_path(cfg: DataConfig, split: str, tokenizer: Tokenizer, kind: str, suffix: str,
@@ -112,25 +120,54 @@ def _pack_rows(cfg: DataConfig, split: str, tokenizer: Tokenizer) -> np.ndarray:
     return stream[: n_rows * cfg.seq_len].reshape(n_rows, cfg.seq_len)
 
 
+def truncate_pairs(first: np.ndarray, second: np.ndarray, budget: int) -> tuple[np.ndarray, np.ndarray]:
+    """Kept lengths of each pair of sentences of ``first`` and ``second`` tokens (N,) when together they may
+    have ``budget``: longest-first, as the ``tokenizers`` library (a fast tokenizer of ``run_glue``) truncates: a
+    shorter sentence that fits in half the budget is kept whole and the other gets the rest, else they split it,
+    the longer (the second on a tie) taking the odd token."""
+    over = first + second > budget
+    fits_half = 2 * np.minimum(first, second) <= budget
+    keep_first = np.where(first <= second, first, budget - second)
+    keep_first = np.where(fits_half, keep_first, np.where(first > second, budget - budget // 2, budget // 2))
+    return np.where(over, keep_first, first), np.where(over, budget - keep_first, second)
+
+
+def _kept(ids: np.ndarray, lengths: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """The first ``keep[i]`` of document i's ids, for every document, concatenated."""
+    position = np.arange(len(ids)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return ids[position < np.repeat(keep, lengths)]
+
+
 def _pack_examples(cfg: DataConfig, split: str, tokenizer: Tokenizer) -> dict[str, np.ndarray]:
     corpus = load_split(cfg, split)
     if corpus.labels is None:
         raise ValueError(f"data '{cfg.name}' has no label_column; classification needs labels")
     ids, lengths = encode(tokenizer, corpus.texts)
-    body = np.minimum(lengths, cfg.seq_len - 2)
-    # Keep each document's first `body` ids: position within its document < its kept length.
-    position = np.arange(len(ids)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    kept = ids[position < np.repeat(body, lengths)]
-    offsets = np.concatenate([[0], np.cumsum(body + 2)])
-    packed = np.empty(offsets[-1], dtype=storage_dtype(tokenizer.get_vocab_size()))
-    is_body = np.ones(len(packed), dtype=bool)
-    is_body[offsets[:-1]] = is_body[offsets[1:] - 1] = False
+    if corpus.pairs is None:
+        body, second, pair_ids = np.minimum(lengths, cfg.seq_len - 2), np.zeros_like(lengths), ids[:0]
+        truncated = lengths > body
+    else:
+        pair_ids, pair_lengths = encode(tokenizer, corpus.pairs)
+        body, second = truncate_pairs(lengths, pair_lengths, cfg.seq_len - 3)
+        truncated = (lengths > body) | (pair_lengths > second)
+        pair_ids = _kept(pair_ids, pair_lengths, second)
+    extra = 2 if corpus.pairs is None else 3  # [CLS] a [SEP] (b [SEP])
+    sizes = body + second + extra
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    firsts = body + 2  # the first segment: [CLS] a [SEP]
+    position = np.arange(offsets[-1]) - np.repeat(offsets[:-1], sizes)  # within its example
+    end_first, size = np.repeat(firsts, sizes), np.repeat(sizes, sizes)
+    packed = np.full(offsets[-1], SEP_ID, dtype=storage_dtype(tokenizer.get_vocab_size()))
     packed[offsets[:-1]] = CLS_ID
-    packed[offsets[1:] - 1] = SEP_ID
-    packed[is_body] = kept
+    packed[(position >= 1) & (position < end_first - 1)] = _kept(ids, lengths, body)
+    labels = np.asarray(corpus.labels, dtype=np.float64 if cfg.label_type == "number" else np.int64)
+    out = {"ids": packed, "offsets": offsets, "labels": labels}
+    if corpus.pairs is not None:
+        packed[(position >= end_first) & (position < size - 1)] = pair_ids
+        out["firsts"] = firsts
     log.info("tokenized %s/%s: %d examples, %d truncated to %d", cfg.name, split, len(lengths),
-             int((lengths > body).sum()), cfg.seq_len)
-    return {"ids": packed, "offsets": offsets, "labels": np.asarray(corpus.labels, dtype=np.int64)}
+             int(truncated.sum()), cfg.seq_len)
+    return out
 
 
 def _save(tmp: str, saver, data) -> None:
@@ -156,12 +193,15 @@ def _load_rows(path: Path, seq_len: int) -> np.ndarray:
     return rows
 
 
-def _load_examples(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _load_examples(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     try:
         with np.load(path, allow_pickle=False) as z:
             ids, offsets, labels = z["ids"], z["offsets"], z["labels"]
+            firsts = z["firsts"] if "firsts" in z.files else None
     except Exception as err:  # a damaged zip fails in zipfile, numpy or on a missing key
         raise CorruptCacheError(path, err) from None
     if len(offsets) != len(labels) + 1 or offsets[0] != 0 or offsets[-1] != len(ids) or np.any(np.diff(offsets) < 2):
         raise CorruptCacheError(path, "ids, offsets and labels do not fit together")
-    return ids, offsets, labels
+    if firsts is not None and (len(firsts) != len(labels) or np.any(firsts > np.diff(offsets))):
+        raise CorruptCacheError(path, "the first segments do not fit the examples")
+    return ids, offsets, labels, firsts

@@ -84,7 +84,7 @@ def budget_line(label: str, arch: Architecture, plan: RunPlan, vocab_size: int |
     mcfg, task = plan.model, plan.task.name
     seq_len, batch = plan.data.seq_len, plan.data.batch_size
     vocab = vocab_size or plan.data.tokenizer.vocab_size
-    classifier = task in ("classify", "pretrain_finetune")
+    classifier = task in ("classify", "regress", "pretrain_finetune")
     head = classifier_head_params(mcfg.d_model, n_classes or 2) if classifier else mlm_head_params(mcfg.d_model,
                                                                                                    vocab)
     params = encoder_params(arch, vocab, seq_len, mcfg) + head

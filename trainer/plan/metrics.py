@@ -15,15 +15,21 @@ TASK_METRICS = {
     "classify": {"val/loss": "minimize", "val/acc": "maximize", "val/mcc": "maximize", "val/f1": "maximize"},
 }
 TASK_METRICS["pretrain_finetune"] = TASK_METRICS["classify"]
+# regression (task=regress): the mean squared error (its loss) and the correlations GLUE reports for STS-B
+TASK_METRICS["regress"] = {"val/mse": "minimize", "val/pearson": "maximize", "val/spearman": "maximize"}
 
 # What a predictor that ignores the input scores on each metric, logged beside it
 REFERENCES = {"val/mlm_loss": "val/unigram_loss", "val/acc": "val/majority_acc", "val/mcc": "val/majority_mcc",
-              "val/f1": "val/majority_f1", "val/loss": "val/majority_loss"}
+              "val/f1": "val/majority_f1", "val/loss": "val/majority_loss",
+              # regression: predicting the training mean (its squared error; correlation 0)
+              "val/mse": "val/mean_mse", "val/pearson": "val/mean_pearson", "val/spearman": "val/mean_spearman"}
 
 
 def objective_names(task: str) -> dict[str, str]:
-    """``objectives=[...]`` names of a task's metrics: val_loss, val_acc, val_mcc... -> val/<metric>."""
-    return {"val_" + key.removeprefix("val/").removeprefix("mlm_"): key for key in TASK_METRICS[task]}
+    """``objectives=[...]`` names of a task's metrics: val_loss, val_acc, val_mcc... -> val/<metric> (val_loss is
+    regression's val/mse too)."""
+    names = {"val_" + key.removeprefix("val/").removeprefix("mlm_"): key for key in TASK_METRICS[task]}
+    return {**names, "val_loss": "val/mse"} if "val/mse" in TASK_METRICS[task] else names
 
 
 DIRECTIONS = {name.split("/", 1)[1]: d for metrics in TASK_METRICS.values() for name, d in metrics.items()}
@@ -39,6 +45,8 @@ def reference_of(metric: str) -> str | None:
 
 def reference_label(reference: str) -> str:
     """What the reference is, in words."""
+    if "mean_" in reference:
+        return "training mean"
     return "unigram model" if "unigram" in reference else "majority class"
 
 

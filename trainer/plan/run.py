@@ -55,8 +55,21 @@ def run_plan(cfg: dict) -> RunPlan:
     """The typed plan of a run config (a command's composed config, or a study's stored one); one-line
     ValueErrors name the bad value."""
     task = TaskConfig.from_dict(cfg["task"])
-    objectives = tuple(objectives_from(list(cfg.get("objectives") or ["objective"]), task))
+    data = DataConfig.from_dict(cfg["data"])
+    if task.name == "regress":
+        data = replace(data, label_type="number")  # task=regress reads the labels as numbers, whatever data says
+    elif task.name == "classify" and data.label_type == "number":
+        raise ValueError(f"task=classify is not allowed with data '{data.name}', whose labels are numbers "
+                         "(label_type=number); allowed: task=regress")
+    labelled = task.labelled_data or data
+    names = list(cfg.get("objectives") or ["objective"])
+    if names[0] == "objective" and labelled.metrics and task.name != "mlm":
+        names[0] = labelled.metrics[0]  # the data's own metric (a GLUE task's official one)
+    objectives = tuple(objectives_from(names, task))
     task = replace(task, objective=objectives[0].key, direction=objectives[0].direction)
-    return RunPlan(ModelConfig.from_dict(cfg["model"]), DataConfig.from_dict(cfg["data"]), task,
-                   TrainerConfig.from_dict(cfg["trainer"]), LoggerConfig.from_dict(cfg.get("logger")), objectives,
-                   check_seed("seed", cfg.get("seed", 0)), Path(cfg.get("results_dir", "results")))
+    model = ModelConfig.from_dict(cfg["model"])
+    if model.segments is None:  # BERT's segment embeddings for sentence pairs, nothing for single sentences
+        model = replace(model, segments=task.name != "mlm" and labelled.text_pair_column is not None)
+    return RunPlan(model, data, task, TrainerConfig.from_dict(cfg["trainer"]),
+                   LoggerConfig.from_dict(cfg.get("logger")), objectives, check_seed("seed", cfg.get("seed", 0)),
+                   Path(cfg.get("results_dir", "results")))

@@ -9,14 +9,15 @@ from layernas.trainer.data.config import DataConfig
 from layernas.trainer.plan.metrics import TASK_METRICS
 from layernas.trainer.plan.views import from_dict, plain
 
-TASKS = ("mlm", "classify", "pretrain_finetune")
+TASKS = ("mlm", "classify", "regress", "pretrain_finetune")
 
 
 @dataclass(frozen=True)
 class TaskConfig:
     """What a proxy run trains and which metric is its objective.
 
-    mlm: masked-LM on ``data``; classify: train from scratch on the labelled ``data``;
+    mlm: masked-LM on ``data``; classify: train from scratch on the labelled ``data``; regress: the same with
+    numbers as labels (a one-output head, mean squared error; Pearson and Spearman correlation);
     pretrain_finetune: ``pretrain_steps`` of masked-LM on ``data`` then fine-tune on ``finetune_data``
     for the trainer's ``max_steps``.
     """
