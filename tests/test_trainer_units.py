@@ -75,7 +75,7 @@ def test_fused_and_looped_adamw_take_the_same_steps():
     (TrainerConfig, {"optim": {"fused": "yes"}}, "optim.fused='yes' is not allowed; allowed: true, false, null"),
     (TrainerConfig, {"status_every_s": 0}, "trainer.status_every_s=0 is not allowed; allowed: a number of seconds"),
     (TrainerConfig, {"status_every_s": "often"}, "trainer.status_every_s='often' is not allowed"),
-    (TaskConfig, {"name": "qa"}, "task.name='qa' is not allowed; allowed: mlm, classify, pretrain_finetune"),
+    (TaskConfig, {"name": "qa"}, "task.name='qa' is not allowed; allowed: mlm, classify, regress, pretrain_finetune"),
     (TaskConfig, {"direction": "up"}, "task.direction='up' is not allowed"),
 ])
 def test_config_errors_are_one_line_and_name_the_value(cls, data, match):

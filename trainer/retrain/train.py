@@ -46,7 +46,9 @@ def retrain(plan: RetrainPlan) -> dict:
     from layernas.trainer.plan.budget import check_budget
 
     out, objectives = plan.folder, plan.run.objectives
-    kept = earlier_runs(out, retrain_settings(plan.config, plan.arch), plan.replace)
+    # the model as it will be built (model.segments resolved), as config.yaml records it
+    settings = retrain_settings({**plan.config, "model": plan.run.model.to_dict()}, plan.arch)
+    kept = earlier_runs(out, settings, plan.replace)
     if plan.replace:
         remove_earlier(out)
     if plan.note:
