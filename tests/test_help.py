@@ -13,7 +13,8 @@ from tests.test_classification import cli
 
 # Appended to each example: sizes that make it take seconds; the example's own words come first
 SMALL = [*TINY, "model.n_sublayers=2", "audit.bootstrap=50", "audit.zero_cost=false"]
-ORDER = ["search", "retrain", "report", "audit", "proxy", "analyze", "export"]  # the search examples make the studies
+# the search examples make the studies; glue's example names the user's GLUE folder (tests/test_glue_cli.py runs it)
+ORDER = ["search", "retrain", "report", "audit", "race", "compare", "proxy", "analyze", "export"]
 
 
 def help_page(command: str) -> str:
@@ -39,6 +40,8 @@ def small_for(command: str, args: list[str]) -> list[str]:
         extra.append("study.n_trials=5")  # the audit example audits 3 distinct networks of them
     if command in ("retrain", "proxy", "analyze", "search", "export"):
         return [o for o in extra if not o.startswith("audit.")]
+    if command == "compare":  # whole searches: the search's sizes, and checks at twice the proxy's steps
+        return [o for o in extra if not o.startswith("audit.")] + ["compare.check_budget=2"]
     if command == "audit":
         return [o for o in extra if o.startswith(("audit.", "logger="))]  # the rest is the study's
     return [o for o in extra if o.startswith("logger=")]

@@ -24,7 +24,10 @@ def check_jobs(pick: dict, budget: float, seeds: tuple[int, ...]) -> list[Job]:
 def reruns(study: optuna.Study, storage: StorageConfig, logger: LoggerConfig, results_dir) -> Reruns:
     from pathlib import Path
 
-    run = replace(Recorded.of(study).run, logger=logger, results_dir=Path(results_dir))
+    recorded = Recorded.of(study).run
+    if recorded is None:
+        raise ValueError(f"study {study.study_name!r} has no recorded run config to check its answer with")
+    run = replace(recorded, logger=logger, results_dir=Path(results_dir))
     folder = Path(results_dir) / study.study_name / "compare_check"
     return Reruns(study, PREFIX, f"check {study.study_name}", "compare_check", folder, storage, run)
 
