@@ -76,7 +76,8 @@ def test_model_config_from_dict_keeps_n_sublayers_and_refuses_unknown_keys():
     assert ModelConfig.from_dict(ModelConfig(n_sublayers=6).to_dict()) == ModelConfig(n_sublayers=6)
     with pytest.raises(ValueError, match=r"^unknown model key 'n_layers'; allowed: attn_dropout, d_model, dropout, "
                                          r"ffn_ratio, head_ratio, identity_heads, kernel_size, n_blocks, n_heads, "
-                                         r"n_sublayers, norm_eps, position, position_buckets, segments, weight_dropout$"):
+                                         r"n_sublayers, norm_eps, position, position_buckets, segments, "
+                                         r"weight_dropout$"):
         ModelConfig.from_dict({"d_model": 32, "n_layers": 4})
     with pytest.raises(ValueError, match="n_sublayers=0 must be a positive integer"):
         ModelConfig.from_dict({"n_sublayers": 0})
