@@ -35,7 +35,8 @@ def verdict(doc: dict) -> str:
         test = (f"P = {first['p_lower']:.2f} (95% CI {first['ci'][0]:.2f}-{first['ci'][1]:.2f}) that a "
                 f"{first['a']} run's best at {doc['budget']:,} steps is better than a {first['b']} run's; one-sided "
                 f"Mann-Whitney U over {first['n'][0]} x {first['n'][1]} seeds, p = {first['p_value']:.3f}")
-        said = (f"{first['a']} finds better networks than {first['b']}" if first["p_value"] < ALPHA else
+        said = (f"{first['a']} finds better {doc['metric']} than {first['b']} within {doc['budget']:,} steps"
+                if first["p_value"] <= ALPHA else
                 f"no difference between {first['a']} and {first['b']} at alpha {ALPHA}")
         lines.append(f"{said} ({test})")
     return "; ".join(lines)
@@ -58,7 +59,11 @@ def markdown(doc: dict, images: dict) -> str:
         row = f"| {a['arm']} | `{a['overrides']}` | {_ms(a['best'])} | {steps} |"
         out.append(row + (f" {_ms(a['check'])} | {_ms(a['regret'])} |" if x else ""))
     out += ["", "The regret of a run: how much worse its answer trained at the check budget than the best answer of "
-            "any run (what a user who trusted that run got).", "",
+            "any run (what a user who trusted that run got)."]
+    for p in doc.get("regret_pairs", [])[:1]:
+        out += ["", f"At {x}: P = {p['p_lower']:.2f} (95% CI {p['ci'][0]:.2f}-{p['ci'][1]:.2f}) that a {p['a']} run's "
+                f"answer has a lower regret than a {p['b']} run's (one-sided Mann-Whitney U, p = {p['p_value']:.3f})."]
+    out += ["",
             "## Arm against arm", "",
             "| A | B | P(A's best better than B's) | 95% CI (bootstrap) | one-sided Mann-Whitney p |",
             "|---|---|---|---|---|"]
